@@ -1,0 +1,28 @@
+"""Input checks shared by the ops: errors that name the layer, what it expected and what it got."""
+from __future__ import annotations
+
+
+def _data(x):
+    return getattr(x, "data", x)
+
+
+def check_ndim(x, ndim, layer, what, layout):
+    shape = tuple(_data(x).shape)
+    if len(shape) != ndim:
+        raise ValueError(
+            f"{layer}: expected a {ndim}-D {what} {layout}, got shape {shape} ({len(shape)}-D)"
+        )
+
+
+def check_float(x, layer, dtype=None):
+    """Floating-point input; if ``dtype`` is given, that exact dtype (no silent promotion)."""
+    got = _data(x).dtype
+    if got.kind != "f":
+        raise TypeError(
+            f"{layer}: expected floating-point input, got dtype {got}; "
+            "convert images with .astype('float32') / 255"
+        )
+    if dtype is not None and got != dtype:
+        raise TypeError(
+            f"{layer}: expected input of dtype {dtype} (the parameters' dtype), got {got}"
+        )

@@ -1,0 +1,60 @@
+"""2-D max pooling over (N, C, H, W) by strided slices.
+
+For a pool of KH x KW and stride (SH, SW), the output is
+``out[n, c, y, x] = max_{i<KH, j<KW} in[n, c, y*SH + i, x*SW + j]``,
+computed as the running maximum of the KH*KW strided slices
+``in[:, :, i::SH, j::SW]`` (one vectorised operation per offset).  The
+forward remembers which offset won each window (the first one on ties), and
+the backward sends each window's gradient to that one element only; where
+windows overlap (stride < pool) the contributions add up.
+Output size: ``OH = (H - KH) // SH + 1`` (no padding, as Keras's "valid").
+"""
+from __future__ import annotations
+
+from minidl import backend as B
+from minidl.tensor import Function
+
+
+class MaxPool2DFunction(Function):
+    def forward(self, x, pool=(2, 2), stride=(2, 2)):
+        xp = B.get_array_module(x)
+        kh, kw = pool
+        sh, sw = stride
+        n, c, h, w = x.shape
+        oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+        out = None
+        winner = xp.zeros((n, c, oh, ow), dtype=xp.uint8)
+        for k in range(kh * kw):
+            i, j = divmod(k, kw)
+            window = x[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw]
+            if out is None:
+                out = window.copy()
+                continue
+            better = window > out
+            xp.maximum(out, window, out=out)
+            winner[better] = k
+        self.winner, self.geom = winner, (x.shape, pool, stride, oh, ow)
+        return out
+
+    def backward(self, g):
+        xp = B.get_array_module(g)
+        shape, (kh, kw), (sh, sw), oh, ow = self.geom
+        gx = xp.zeros(shape, dtype=g.dtype)
+        for k in range(kh * kw):
+            i, j = divmod(k, kw)
+            gx[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] += g * (self.winner == k)
+        return gx
+
+
+def max_pool2d(x, pool_size=2, stride=None, layer="max_pool2d"):
+    """Max-pool ``x`` (N, C, H, W); ``stride`` defaults to ``pool_size`` (as in Keras)."""
+    from minidl.ops.checks import check_ndim
+    from minidl.ops.conv import _pair
+
+    pool = _pair(pool_size, f"{layer}: pool_size")
+    stride = pool if stride is None else _pair(stride, f"{layer}: stride")
+    check_ndim(x, 4, layer, "input", "(N, C, H, W)")
+    h, w = x.shape[2:]
+    if h < pool[0] or w < pool[1]:
+        raise ValueError(f"{layer}: input of spatial size {(h, w)} is smaller than the pool {pool}")
+    return MaxPool2DFunction.apply(x, pool=pool, stride=stride)
