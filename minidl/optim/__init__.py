@@ -1,0 +1,32 @@
+"""minidl.optim: one optimizer per module, each running exactly the rule in its docstring.
+
+    opt = optim.Adam(model.parameters(), lr=1e-3)         # convention="keras" by default
+    opt = optim.create("adam", model.parameters(), convention="pytorch")
+    optim.available()                                    # the registry's names
+"""
+from minidl.optim import clipping, weight_decay
+from minidl.optim.clipping import clip_grad_norm, clip_grad_value
+from minidl.optim.optimizer import CONVENTIONS, Optimizer
+from minidl.optim.sgd import SGD
+
+#: name -> class; the names used by ``create`` and by ``minidl compare`` row specs
+REGISTRY = {
+    "sgd": SGD,
+}
+
+
+def available():
+    """The registered optimizer names, sorted."""
+    return sorted(REGISTRY)
+
+
+def create(name: str, params, **hyperparameters) -> Optimizer:
+    """Build a registered optimizer by name: ``create("adam", params, lr=1e-3)``."""
+    key = name.lower() if isinstance(name, str) else name
+    if key not in REGISTRY:
+        raise ValueError(f"unknown optimizer {name!r}; available: {', '.join(available())}")
+    return REGISTRY[key](params, **hyperparameters)
+
+
+__all__ = ["Optimizer", "CONVENTIONS", "SGD", "REGISTRY", "available", "create",
+           "clip_grad_norm", "clip_grad_value", "clipping", "weight_decay"]

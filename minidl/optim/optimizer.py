@@ -1,0 +1,236 @@
+"""The optimizer base: parameter groups, per-parameter state, conventions, validation.
+
+A concrete optimizer is a thin class that declares
+
+* ``DEFAULTS``: ``{convention: {hyperparameter: default}}`` for each source it
+  follows ("keras", "pytorch", "paper"); the keys of a convention are exactly
+  the hyperparameters the optimizer accepts;
+* ``_validate(group)``: checks of its hyperparameters (use the ``check_*`` helpers);
+* ``_init_state(param, group)``: its state arrays, made once per parameter with
+  the parameter's own array module (so they live on its device);
+* ``_update(param, grad, state, group)``: the rule, in place on ``param.data``,
+  written as a call of the module's pure update function.
+
+The base does everything that is the same for all of them, once: param
+groups, the convention mechanism, lazy state keyed by the Parameter object,
+the non-finite gradient check (before anything is touched), gradient clipping
+(``clipnorm``/``clipvalue``, see ``clipping.py``), weight decay (coupled L2 or
+decoupled, see ``weight_decay.py``), ``zero_grad`` and ``state_dict``.
+"""
+from __future__ import annotations
+
+import math
+
+from minidl import backend as B
+from minidl.tensor import Parameter, no_grad
+
+CONVENTIONS = ("keras", "pytorch", "paper")
+
+#: options every optimizer accepts on top of its own hyperparameters
+COMMON_DEFAULTS = {"weight_decay": 0.0, "clipnorm": None, "clipvalue": None}
+
+
+# ------------------------------------------------------------------ validation
+def check_lr(value, name="lr"):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"Invalid {name}: {value!r} (expected a finite number >= 0)")
+
+
+def check_range(value, name, low, high, low_open=False, high_open=False):
+    """``low <= value <= high`` with either end optionally open."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok:
+        ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    if not ok:
+        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        raise ValueError(f"Invalid {name}: {value!r} (expected a number in {interval})")
+
+
+def check_positive(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"Invalid {name}: {value!r} (expected a finite number > 0)")
+
+
+def check_nonnegative(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"Invalid {name}: {value!r} (expected a finite number >= 0)")
+
+
+class Optimizer:
+    DEFAULTS: dict = {}
+    #: True for optimizers whose own weight decay is decoupled whatever the convention (AdamW)
+    DECOUPLED_WEIGHT_DECAY = False
+
+    def __init__(self, params, convention: str = "keras", **hyperparameters):
+        name = type(self).__name__
+        if convention not in self.DEFAULTS:
+            raise ValueError(
+                f"{name}: unknown convention {convention!r}; {name} supports {sorted(self.DEFAULTS)}"
+            )
+        self.convention = convention
+        allowed = {**self.DEFAULTS[convention], **COMMON_DEFAULTS}
+        unknown = sorted(set(hyperparameters) - set(allowed))
+        if unknown:
+            raise ValueError(f"{name}: unknown hyperparameter(s) {unknown}; accepted: {sorted(allowed)}")
+        self.defaults = dict(allowed)
+        self.defaults.update({k: v for k, v in hyperparameters.items() if v is not None})
+
+        params = list(params) if not isinstance(params, Parameter) else [params]
+        if not params:
+            raise ValueError(f"{name}: got an empty parameter list")
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        self.param_groups = []
+        self.state = {}
+        for group in groups:
+            self.add_param_group(group)
+
+    # ----------------------------------------------------------- groups
+    def add_param_group(self, group: dict) -> None:
+        name = type(self).__name__
+        if not isinstance(group, dict) or "params" not in group:
+            raise TypeError(f"{name}: a param group must be a dict with a 'params' list")
+        params = group["params"]
+        params = [params] if isinstance(params, Parameter) else list(params)
+        if not params:
+            raise ValueError(f"{name}: got an empty parameter list in a param group")
+        for p in params:
+            if not isinstance(p, Parameter):
+                raise TypeError(f"{name}: optimizers take Parameters, got {type(p).__name__}")
+        unknown = sorted(set(group) - set(self.defaults) - {"params"})
+        if unknown:
+            raise ValueError(f"{name}: unknown hyperparameter(s) {unknown}; accepted: {sorted(self.defaults)}")
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in seen for p in params):
+            raise ValueError(f"{name}: a parameter appears in more than one param group")
+        full = {**self.defaults, **{k: v for k, v in group.items() if k != "params"}, "params": params}
+        self._validate_common(full)
+        self._validate(full)
+        self.param_groups.append(full)
+
+    def _validate_common(self, group):
+        if "lr" in group:
+            check_lr(group["lr"])
+        check_nonnegative(group["weight_decay"], "weight_decay")
+        if group["clipnorm"] is not None:
+            check_positive(group["clipnorm"], "clipnorm")
+        if group["clipvalue"] is not None:
+            check_positive(group["clipvalue"], "clipvalue")
+
+    def _validate(self, group) -> None:  # pragma: no cover - overridden
+        pass
+
+    # ------------------------------------------------------------- steps
+    def zero_grad(self) -> None:
+        """Forget the gradients (set ``.grad`` to None) of all parameters."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.grad = None
+
+    def step(self) -> None:
+        """Apply one update to every parameter that has a gradient."""
+        from minidl.optim import clipping, weight_decay
+
+        self._check_finite()
+        with no_grad():
+            for group in self.param_groups:
+                params = [p for p in group["params"] if p.grad is not None]
+                grads = clipping.clip_gradients([p.grad for p in params], group["clipnorm"], group["clipvalue"])
+                for p, g in zip(params, grads):
+                    state = self.state.get(p)
+                    if state is None:
+                        state = self.state[p] = self._init_state(p, group)
+                    g = weight_decay.apply(p.data, g, group, self._decoupled_weight_decay())
+                    self._update(p.data, g, state, group)
+
+    def _decoupled_weight_decay(self) -> bool:
+        # Keras 3 applies weight_decay decoupled (w -= lr * wd * w) in every optimizer;
+        # PyTorch and the papers add it to the gradient (L2), except AdamW.
+        return self.DECOUPLED_WEIGHT_DECAY or self.convention == "keras"
+
+    def _check_finite(self):
+        """Raise before any change if a gradient holds NaN or Inf, naming the parameter."""
+        for group in self.param_groups:
+            for i, p in enumerate(group["params"]):
+                if p.grad is None:
+                    continue
+                xp = B.get_array_module(p.grad)
+                if not bool(xp.isfinite(p.grad).all()):
+                    label = p.name or f"param_groups[{self.param_groups.index(group)}]['params'][{i}]"
+                    raise FloatingPointError(
+                        f"{type(self).__name__}.step: the gradient of parameter {label!r} "
+                        f"(shape {tuple(p.shape)}) holds NaN or Inf; weights and state left unchanged"
+                    )
+
+    def _init_state(self, param, group) -> dict:  # pragma: no cover - overridden
+        return {}
+
+    def _update(self, param, grad, state, group) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    # ------------------------------------------------------------- state
+    def state_dict(self) -> dict:
+        """Hyperparameters and state as plain values and host numpy arrays.
+
+        ``{"convention": ..., "param_groups": [{hyper..., "params": [indices]}],
+        "state": {index: {name: array or number}}}``; parameters are numbered in
+        group order, as in PyTorch.
+        """
+        index = {}
+        groups = []
+        for group in self.param_groups:
+            ids = []
+            for p in group["params"]:
+                index[id(p)] = len(index)
+                ids.append(index[id(p)])
+            groups.append({**{k: v for k, v in group.items() if k != "params"}, "params": ids})
+        state = {}
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p in self.state:
+                    state[index[id(p)]] = {
+                        k: (B.to_numpy(v).copy() if B.is_array(v) else v) for k, v in self.state[p].items()
+                    }
+        return {"optimizer": type(self).__name__, "convention": self.convention,
+                "param_groups": groups, "state": state}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore hyperparameters and state saved by :meth:`state_dict` (same parameter layout)."""
+        name = type(self).__name__
+        if state_dict.get("optimizer", name) != name:
+            raise ValueError(f"{name}.load_state_dict: the state is of a {state_dict['optimizer']}")
+        if state_dict.get("convention", self.convention) != self.convention:
+            raise ValueError(
+                f"{name}.load_state_dict: the state uses convention {state_dict['convention']!r}, "
+                f"this optimizer {self.convention!r}"
+            )
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups) or any(
+                len(g["params"]) != len(own["params"]) for g, own in zip(groups, self.param_groups)):
+            raise ValueError(f"{name}.load_state_dict: the state's param groups do not match this optimizer's")
+        params = [p for g in self.param_groups for p in g["params"]]
+        for saved, own in zip(groups, self.param_groups):
+            for k, v in saved.items():
+                if k != "params":
+                    own[k] = v
+        self.state = {}
+        for key, entries in state_dict["state"].items():
+            p = params[int(key)]
+            xp = B.get_array_module(p.data)
+            restored = {}
+            for k, v in entries.items():
+                if B.is_array(v) and v.ndim > 0:
+                    if tuple(v.shape) != tuple(p.shape) and k != "step":
+                        raise ValueError(
+                            f"{name}.load_state_dict: state {k!r} of parameter {key} has shape "
+                            f"{tuple(v.shape)}, the parameter {tuple(p.shape)}"
+                        )
+                    restored[k] = xp.array(v, dtype=p.dtype)
+                elif B.is_array(v):
+                    restored[k] = v.item()
+                else:
+                    restored[k] = v
+            self.state[p] = restored
+
+    def __repr__(self):
+        hyper = ", ".join(f"{k}={v}" for k, v in self.defaults.items())
+        return f"{type(self).__name__}(convention={self.convention!r}, {hyper})"

@@ -1,0 +1,94 @@
+r"""SGD: (full-batch) gradient descent, stochastic and mini-batch SGD, heavy-ball and Nesterov momentum.
+
+Gradient descent, SGD and mini-batch GD are one rule; they differ only in the
+batch the gradient ``g_t`` is computed on (all examples, one, or B of them).
+
+Without momentum (every convention):
+
+    w_t = w_{t-1} - lr * g_t
+
+With momentum ``mu > 0``, by convention:
+
+* ``keras`` (Keras 3 ``SGD``) and ``paper`` (Sutskever et al. 2013, the same form):
+
+      v_t = mu * v_{t-1} - lr * g_t                       (v_0 = 0)
+      w_t = w_{t-1} + v_t                                 (heavy ball)
+      w_t = w_{t-1} + mu * v_t - lr * g_t                 (nesterov=True)
+
+* ``pytorch`` (``torch.optim.SGD``), with dampening ``d``:
+
+      b_1 = g_1;   b_t = mu * b_{t-1} + (1 - d) * g_t      (t > 1)
+      w_t = w_{t-1} - lr * b_t                            (heavy ball)
+      w_t = w_{t-1} - lr * (g_t + mu * b_t)               (nesterov=True)
+
+  With a constant lr and d = 0 both forms give the same weights (v_t = -lr * b_t);
+  they differ when lr changes between steps.
+
+Defaults: lr 0.01 (Keras, paper), 0.001 (PyTorch 2.x); momentum 0; nesterov False.
+"""
+from __future__ import annotations
+
+from minidl import backend as B
+from minidl.optim.optimizer import Optimizer, check_lr, check_nonnegative, check_range
+
+
+def sgd_update(param, grad, velocity, lr, momentum, nesterov, dampening, convention, first_step):
+    """One SGD step in place on ``param`` (and ``velocity``, the momentum buffer)."""
+    dt = param.dtype.type
+    if momentum == 0:
+        param -= dt(lr) * grad
+        return
+    if convention == "pytorch":
+        if first_step:
+            velocity[...] = grad
+        else:
+            velocity *= dt(momentum)
+            velocity += dt(1 - dampening) * grad
+        if nesterov:
+            param -= dt(lr) * (grad + dt(momentum) * velocity)
+        else:
+            param -= dt(lr) * velocity
+    else:
+        velocity *= dt(momentum)
+        velocity -= dt(lr) * grad
+        if nesterov:
+            param += dt(momentum) * velocity - dt(lr) * grad
+        else:
+            param += velocity
+
+
+class SGD(Optimizer):
+    __doc__ = __doc__
+    DEFAULTS = {
+        "keras": {"lr": 0.01, "momentum": 0.0, "nesterov": False},
+        "pytorch": {"lr": 0.001, "momentum": 0.0, "nesterov": False, "dampening": 0.0},
+        "paper": {"lr": 0.01, "momentum": 0.0, "nesterov": False},
+    }
+
+    def __init__(self, params, lr=None, momentum=None, nesterov=None, weight_decay=None,
+                 convention="keras", **options):
+        super().__init__(params, convention, lr=lr, momentum=momentum, nesterov=nesterov,
+                         weight_decay=weight_decay, **options)
+
+    def _validate(self, group):
+        check_lr(group["lr"])
+        check_nonnegative(group["momentum"], "momentum")
+        if not isinstance(group["nesterov"], bool):
+            raise ValueError(f"Invalid nesterov: {group['nesterov']!r} (expected True or False)")
+        if group["nesterov"] and group["momentum"] <= 0:
+            raise ValueError("Invalid nesterov: True needs momentum > 0 (got momentum=0)")
+        if "dampening" in group:
+            check_range(group["dampening"], "dampening", 0, 1)
+            if group["nesterov"] and group["dampening"] != 0:
+                raise ValueError("Invalid dampening: Nesterov momentum needs dampening 0")
+
+    def _init_state(self, param, group):  # param: the Parameter; update math gets its .data
+        state = {"step": 0}
+        if group["momentum"] > 0:
+            state["momentum_buffer"] = B.get_array_module(param.data).zeros_like(param.data)
+        return state
+
+    def _update(self, param, grad, state, group):
+        state["step"] += 1
+        sgd_update(param, grad, state.get("momentum_buffer"), group["lr"], group["momentum"],
+                   group["nesterov"], group.get("dampening", 0.0), self.convention, state["step"] == 1)
