@@ -34,7 +34,12 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-6, rtol=1e-4, check=None, seed=0) ->
             data = x.data if isinstance(x, Tensor) else xp.asarray(x)
             is_float = data.dtype.kind == "f"
             wanted = is_float if check is None else (i in check)
-            tensors.append(Tensor(data.astype(np.float64) if is_float else data, requires_grad=wanted))
+            if isinstance(x, Tensor) and data.dtype == np.float64:
+                # used as is (a layer's Parameter, say), so fn may reach it by reference
+                x.requires_grad, x.grad = wanted or x.requires_grad, None
+                tensors.append(x)
+            else:
+                tensors.append(Tensor(data.astype(np.float64) if is_float else data, requires_grad=wanted))
 
         out = fn(*tensors)
         r = xp.asarray(np.random.default_rng(seed).standard_normal(out.shape))

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 
 def _data(x):
-    return getattr(x, "data", x)
+    from minidl.tensor import Tensor
+
+    return x.data if isinstance(x, Tensor) else x  # (a numpy array's own .data is a memoryview)
 
 
 def check_ndim(x, ndim, layer, what, layout):

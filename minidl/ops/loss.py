@@ -107,10 +107,11 @@ def softmax_cross_entropy(logits, target, layer="softmax_cross_entropy"):
 
 def accuracy(logits, labels) -> float:
     """Fraction of rows whose arg-max equals the label (labels as ints or one-hot)."""
-    z = getattr(logits, "data", logits)
+    from minidl.tensor import Tensor
+
+    z = logits.data if isinstance(logits, Tensor) else logits
     xp = B.get_array_module(z)
-    y = getattr(labels, "data", labels)
-    y = xp.asarray(y)
+    y = xp.asarray(labels.data if isinstance(labels, Tensor) else labels)
     if y.ndim == 2:
         y = y.argmax(axis=1)
     return float((z.argmax(axis=1) == y).mean())
