@@ -210,6 +210,13 @@ def device_name() -> str:
         return dev.decode() if isinstance(dev, bytes) else str(dev)
     import platform
 
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
     return platform.processor() or platform.machine() or "cpu"
 
 
