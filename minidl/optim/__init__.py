@@ -8,10 +8,27 @@ from minidl.optim import clipping, weight_decay
 from minidl.optim.clipping import clip_grad_norm, clip_grad_value
 from minidl.optim.optimizer import CONVENTIONS, Optimizer
 from minidl.optim.sgd import SGD
+from minidl.optim.adagrad import Adagrad
+from minidl.optim.rmsprop import RMSprop
+from minidl.optim.adadelta import Adadelta
+from minidl.optim.rprop import Rprop
+from minidl.optim.adam import Adam
+from minidl.optim.adamw import AdamW
+from minidl.optim.adamax import Adamax
+from minidl.optim.nadam import Nadam
+from minidl.optim import schedules
 
 #: name -> class; the names used by ``create`` and by ``minidl compare`` row specs
 REGISTRY = {
     "sgd": SGD,
+    "adagrad": Adagrad,
+    "rmsprop": RMSprop,
+    "adadelta": Adadelta,
+    "rprop": Rprop,
+    "adam": Adam,
+    "adamw": AdamW,
+    "adamax": Adamax,
+    "nadam": Nadam,
 }
 
 
@@ -28,5 +45,5 @@ def create(name: str, params, **hyperparameters) -> Optimizer:
     return REGISTRY[key](params, **hyperparameters)
 
 
-__all__ = ["Optimizer", "CONVENTIONS", "SGD", "REGISTRY", "available", "create",
+__all__ = ["Optimizer", "CONVENTIONS", "SGD", "Adagrad", "RMSprop", "Adadelta", "Rprop", "Adam", "AdamW", "Adamax", "Nadam", "schedules", "REGISTRY", "available", "create",
            "clip_grad_norm", "clip_grad_value", "clipping", "weight_decay"]

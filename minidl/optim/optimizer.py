@@ -6,10 +6,17 @@ A concrete optimizer is a thin class that declares
   follows ("keras", "pytorch", "paper"); the keys of a convention are exactly
   the hyperparameters the optimizer accepts;
 * ``_validate(group)``: checks of its hyperparameters (use the ``check_*`` helpers);
-* ``_init_state(param, group)``: its state arrays, made once per parameter with
-  the parameter's own array module (so they live on its device);
-* ``_update(param, grad, state, group)``: the rule, in place on ``param.data``,
-  written as a call of the module's pure update function.
+* ``initial_state(w, group)``: its state (a dict of arrays and ints with
+  descriptive names), made once per parameter with the array module of ``w``
+  (so it lives on the parameter's device);
+* ``reference_step(w, g, state, group) -> (new_w, new_state, quantities)``: the
+  teaching path, pure (it modifies none of its arguments), written with plain
+  allocating expressions exactly as the docstring's formula; ``quantities`` is
+  the list of ``(symbol, description, value)`` of every intermediate in the
+  order the formula computes them (``minidl explain`` prints them);
+* ``_update(param, grad, state, group)``: the fast path, in place on the
+  parameter's array and the state, written as a call of the module's pure
+  update function; the tests check it equals ``reference_step``.
 
 The base does everything that is the same for all of them, once: param
 groups, the convention mechanism, lazy state keyed by the Parameter object,
@@ -54,6 +61,21 @@ def check_positive(value, name):
 def check_nonnegative(value, name):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise ValueError(f"Invalid {name}: {value!r} (expected a finite number >= 0)")
+
+
+def check_bool(value, name):
+    if not isinstance(value, bool):
+        raise ValueError(f"Invalid {name}: {value!r} (expected True or False)")
+
+
+def check_pair(value, name):
+    """``value`` is a pair (tuple or list of two numbers); returns it as a tuple."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ValueError(f"Invalid {name}: {value!r} (expected a pair of two numbers)")
+    for i, v in enumerate(value):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ValueError(f"Invalid {name}[{i}]: {v!r} in {name}={value!r} (expected a finite number)")
+    return tuple(value)
 
 
 class Optimizer:
@@ -161,8 +183,17 @@ class Optimizer:
                         f"(shape {tuple(p.shape)}) holds NaN or Inf; weights and state left unchanged"
                     )
 
-    def _init_state(self, param, group) -> dict:  # pragma: no cover - overridden
+    def _init_state(self, param, group) -> dict:
+        """The state of a Parameter, made at its first step: ``initial_state`` of its array."""
+        return self.initial_state(param.data, group)
+
+    def initial_state(self, w, group) -> dict:  # pragma: no cover - overridden
+        """The state before the first step for weights ``w`` (arrays made with ``w``'s module)."""
         return {}
+
+    def reference_step(self, w, g, state, group):  # pragma: no cover - overridden
+        """The teaching path: ``(new_w, new_state, [(symbol, description, value), ...])``."""
+        raise NotImplementedError(f"{type(self).__name__} has no reference_step")
 
     def _update(self, param, grad, state, group) -> None:  # pragma: no cover - overridden
         raise NotImplementedError

@@ -24,12 +24,14 @@ With momentum ``mu > 0``, by convention:
   With a constant lr and d = 0 both forms give the same weights (v_t = -lr * b_t);
   they differ when lr changes between steps.
 
-Defaults: lr 0.01 (Keras, paper), 0.001 (PyTorch 2.x); momentum 0; nesterov False.
+Defaults: lr 0.01 (Keras, paper), 0.001 (PyTorch 2.x); momentum 0; nesterov False;
+dampening 0 (PyTorch only).
+Weight decay and clipping are applied before this rule by the base class.
 """
 from __future__ import annotations
 
 from minidl import backend as B
-from minidl.optim.optimizer import Optimizer, check_lr, check_nonnegative, check_range
+from minidl.optim.optimizer import Optimizer, check_bool, check_lr, check_nonnegative, check_range
 
 
 def sgd_update(param, grad, velocity, lr, momentum, nesterov, dampening, convention, first_step):
@@ -73,8 +75,7 @@ class SGD(Optimizer):
     def _validate(self, group):
         check_lr(group["lr"])
         check_nonnegative(group["momentum"], "momentum")
-        if not isinstance(group["nesterov"], bool):
-            raise ValueError(f"Invalid nesterov: {group['nesterov']!r} (expected True or False)")
+        check_bool(group["nesterov"], "nesterov")
         if group["nesterov"] and group["momentum"] <= 0:
             raise ValueError("Invalid nesterov: True needs momentum > 0 (got momentum=0)")
         if "dampening" in group:
@@ -82,11 +83,45 @@ class SGD(Optimizer):
             if group["nesterov"] and group["dampening"] != 0:
                 raise ValueError("Invalid dampening: Nesterov momentum needs dampening 0")
 
-    def _init_state(self, param, group):  # param: the Parameter; update math gets its .data
+    def initial_state(self, w, group):
         state = {"step": 0}
         if group["momentum"] > 0:
-            state["momentum_buffer"] = B.get_array_module(param.data).zeros_like(param.data)
+            state["momentum_buffer"] = B.get_array_module(w).zeros_like(w)
         return state
+
+    def reference_step(self, w, g, state, group):
+        """The rule of the docstring, allocating: ``(new_w, new_state, quantities)``."""
+        lr, mu, nesterov = group["lr"], group["momentum"], group["nesterov"]
+        step = state["step"] + 1
+        q = [("g", "gradient g_t", g)]
+        if mu == 0:
+            w_new = w - lr * g
+            q.append(("w", "new weight w_t = w_{t-1} - lr * g_t", w_new))
+            return w_new, {"step": step}, q
+        if self.convention == "pytorch":
+            d = group.get("dampening", 0.0)
+            if step == 1:
+                b = g.copy()
+                q.append(("b", "momentum buffer b_1 = g_1", b))
+            else:
+                b = mu * state["momentum_buffer"] + (1 - d) * g
+                q.append(("b", "momentum buffer b_t = mu * b_{t-1} + (1 - d) * g_t", b))
+            if nesterov:
+                w_new = w - lr * (g + mu * b)
+                q.append(("w", "new weight w_t = w_{t-1} - lr * (g_t + mu * b_t)", w_new))
+            else:
+                w_new = w - lr * b
+                q.append(("w", "new weight w_t = w_{t-1} - lr * b_t", w_new))
+            return w_new, {"step": step, "momentum_buffer": b}, q
+        v = mu * state["momentum_buffer"] - lr * g
+        q.append(("v", "velocity v_t = mu * v_{t-1} - lr * g_t", v))
+        if nesterov:
+            w_new = w + (mu * v - lr * g)
+            q.append(("w", "new weight w_t = w_{t-1} + mu * v_t - lr * g_t", w_new))
+        else:
+            w_new = w + v
+            q.append(("w", "new weight w_t = w_{t-1} + v_t", w_new))
+        return w_new, {"step": step, "momentum_buffer": v}, q
 
     def _update(self, param, grad, state, group):
         state["step"] += 1
