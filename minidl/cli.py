@@ -1,0 +1,185 @@
+"""The ``minidl`` command (``python -m minidl``).
+
+One pair of functions per subcommand: ``add_<name>_parser(subparsers)``
+declares its options, ``run_<name>(args)`` does the work and returns the exit
+status.  A subcommand is listed once, in :data:`SUBCOMMANDS`.
+
+    minidl trajectories --functions rosenbrock saddle --optimizers adam sgd:momentum=0.9 --animate
+    minidl explain adam --steps 3 --param 1,-2 --grad 0.5,0.1
+    minidl explain sgd:momentum=0.9 --function quadratic --format markdown
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _pair(text):
+    """``"x,y"`` -> (x, y) for argparse (a negative first number needs ``--start=-1,2``)."""
+    try:
+        values = tuple(float(v) for v in text.replace(" ", "").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected two numbers like -1.2,1, got {text!r}") from None
+    if len(values) != 2:
+        raise argparse.ArgumentTypeError(f"expected two numbers like -1.2,1, got {text!r}")
+    return values
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+# ------------------------------------------------------------------ compare
+# The lead adds ``add_compare_parser(subparsers)`` and ``run_compare(args)`` here
+# and lists ("compare", add_compare_parser, run_compare) in SUBCOMMANDS below.
+
+
+# ------------------------------------------------------------------ trajectories
+def add_trajectories_parser(subparsers):
+    from minidl import functions2d, trajectories
+
+    p = subparsers.add_parser(
+        "trajectories", help="draw optimizers' paths on 2-D test functions (PNG, optional GIF)",
+        description="Run optimizers from the same start on 2-D test functions and draw, per function, "
+                    "a contour plot with every path and the loss against the step. The learning rate of "
+                    "each line is in its legend (defaults: minidl.trajectories.LEARNING_RATES; "
+                    "lr=... in a row spec overrides).")
+    p.add_argument("--functions", nargs="+", default=list(functions2d.DEFAULT_FUNCTIONS),
+                   metavar="NAME", help=f"test functions (default: %(default)s; also: "
+                                        f"{', '.join(n for n in functions2d.FUNCTIONS if n not in functions2d.DEFAULT_FUNCTIONS)})")
+    p.add_argument("--optimizers", nargs="+", default=None, metavar="SPEC",
+                   help="row specs as in `minidl compare`: adam, sgd:momentum=0.9, "
+                        f"adadelta:convention=paper,lr=1.0 (default: {' '.join(trajectories.DEFAULT_OPTIMIZERS)})")
+    p.add_argument("--convention", default="keras", choices=["keras", "pytorch", "paper"],
+                   help="convention of the specs that name none (default: %(default)s)")
+    p.add_argument("--steps", type=_positive_int, default=trajectories.DEFAULT_STEPS, help="steps per run (default: %(default)s)")
+    p.add_argument("--start", type=_pair, default=None, metavar="X,Y",
+                   help="common start point for every function (default: each function's own; "
+                        "write --start=-1.2,1 when x is negative)")
+    p.add_argument("--noise", type=float, default=0.0,
+                   help="std of Gaussian noise added to every gradient, a stand-in for SGD's sampling noise")
+    p.add_argument("--seed", type=int, default=0, help="seed of the gradient noise")
+    p.add_argument("--out", default="trajectories", help="output folder (default: %(default)s)")
+    p.add_argument("--animate", action="store_true", help="also write an animated GIF per function")
+    p.add_argument("--per-optimizer", action="store_true",
+                   help="also write one figure per optimizer with its path on every function")
+    p.add_argument("--fps", type=_positive_int, default=15, help="GIF frames per second (default: %(default)s)")
+    p.add_argument("--dpi", type=_positive_int, default=110, help="PNG resolution (default: %(default)s)")
+    return p
+
+
+def _safe_name(label):
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
+
+
+def run_trajectories(args) -> int:
+    from minidl import plots, trajectories
+    from minidl.specs import parse_specs
+
+    specs = (parse_specs(args.optimizers, default_convention=args.convention) if args.optimizers
+             else trajectories.default_specs(args.convention))
+    results = trajectories.run_all(args.functions, specs, steps=args.steps, start=args.start,
+                                   noise=args.noise, seed=args.seed)
+    os.makedirs(args.out, exist_ok=True)
+    written = []
+    for name, trajs in results.items():
+        written.append(plots.plot_trajectories(name, trajs, os.path.join(args.out, f"{name}.png"),
+                                               dpi=args.dpi))
+        if args.animate:
+            written.append(plots.animate_trajectories(name, trajs, os.path.join(args.out, f"{name}.gif"),
+                                                      fps=args.fps))
+    if args.per_optimizer:
+        for i, spec in enumerate(specs):
+            by_function = {name: trajs[i] for name, trajs in results.items()}
+            written.append(plots.plot_optimizer_grid(
+                spec.label, by_function, os.path.join(args.out, f"optimizer_{_safe_name(spec.label)}.png"),
+                dpi=args.dpi))
+    summary = trajectories.format_summary(results)
+    with open(os.path.join(args.out, "summary.txt"), "w") as fh:
+        fh.write(summary + "\n")
+    written.append(os.path.join(args.out, "summary.txt"))
+    print(summary)
+    print()
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+# ------------------------------------------------------------------ explain
+def add_explain_parser(subparsers):
+    from minidl import functions2d
+
+    p = subparsers.add_parser(
+        "explain", help="print every intermediate quantity of an optimizer's first steps",
+        description="Run the first steps of one optimizer on a 2-element parameter through its teaching "
+                    "path (reference_step) and print every intermediate quantity, to check by hand. "
+                    "The gradient is --grad (constant), or the gradient of --function at the current "
+                    "point (default: sphere, f = (x^2 + y^2)/2, so g = w, from w = (1, -2)).")
+    p.add_argument("optimizer", metavar="OPTIMIZER",
+                   help="a name or row spec: adam, sgd:momentum=0.9, adagrad:convention=pytorch,lr=0.1")
+    p.add_argument("--convention", default="keras", choices=["keras", "pytorch", "paper"],
+                   help="convention when the spec names none (default: %(default)s)")
+    p.add_argument("--steps", type=_positive_int, default=3, help="number of steps (default: %(default)s)")
+    p.add_argument("--param", default=None, metavar="W0,W1",
+                   help="starting weights (default: the function's start; --param=-1,2 when negative first)")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--grad", default=None, metavar="G0,G1", help="a constant gradient, e.g. 0.5,0.1")
+    source.add_argument("--function", default=None, choices=list(functions2d.FUNCTIONS),
+                        help="take g_t from this test function at w_{t-1} (default: sphere)")
+    p.add_argument("--format", default="text", choices=["text", "markdown"], help="table format")
+    p.add_argument("--digits", type=_positive_int, default=6, help="significant digits (default: %(default)s)")
+    return p
+
+
+def run_explain(args) -> int:
+    from minidl import explain
+
+    result = explain.explain(args.optimizer, steps=args.steps, param=args.param, grad=args.grad,
+                             function=args.function, convention=args.convention)
+    fmt = explain.format_markdown if args.format == "markdown" else explain.format_text
+    print(fmt(result, digits=args.digits))
+    return 0 if result.agrees_with_step else 1
+
+
+# ------------------------------------------------------------------ the command
+#: (name, add_<name>_parser, run_<name>) for every subcommand
+SUBCOMMANDS = [
+    ("trajectories", add_trajectories_parser, run_trajectories),
+    ("explain", add_explain_parser, run_explain),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="minidl", description="minidl: see, test and measure optimizers.")
+    parser.add_argument("--backend", choices=["numpy", "cupy"], default=None,
+                        help="array backend (default: $MINIDL_BACKEND or numpy)")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, add, run in SUBCOMMANDS:
+        sub = add(subparsers)
+        sub.set_defaults(run=run)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if args.backend:
+        from minidl import backend
+
+        backend.set_backend(args.backend)
+    try:
+        return args.run(args)
+    except ValueError as exc:
+        # bad specs, unknown functions, bad vectors: say what is accepted, exit 2 like argparse
+        print(f"minidl {args.command}: error: {exc}", file=sys.stderr)
+        return 2

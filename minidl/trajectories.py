@@ -1,0 +1,194 @@
+"""Run optimizers on the 2-D test functions and record the path each one takes.
+
+The optimizers are the same classes that train networks: one
+``Parameter`` of shape (2,) holds the point (x, y); each step sets its
+``.grad`` to the function's gradient there and calls ``opt.step()``.
+
+Learning rates: every rule needs its own scale to make visible progress in a
+few hundred steps (a plain gradient step on Rosenbrock must be ~1000 times
+smaller than an Rprop/Adam step that ignores the gradient's size).  The rates
+used when a row spec gives none are in :data:`LEARNING_RATES` and are written
+in every legend; ``lr=...`` in a row spec overrides them.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from minidl import backend as B
+from minidl import functions2d
+from minidl.specs import RowSpec, parse_specs
+
+#: the optimizers drawn when none are chosen, in the article's order
+#: (entries whose optimizer is not registered are left out)
+DEFAULT_OPTIMIZERS = ("sgd", "sgd:momentum=0.9", "adagrad", "rmsprop", "rprop", "adadelta",
+                      "adam", "adamw", "adamax", "nadam")
+
+#: learning rate per row (looked up by the spec's label, then by its optimizer name) and per
+#: function where one rate cannot fit all; "*" is used for the functions not listed.
+#: Chosen so each rule makes visible progress in a few hundred steps without diverging (see
+#: docs/tour.md); AdaDelta's rate is high because its first steps are ~sqrt(eps)/RMS[g] long.
+LEARNING_RATES = {
+    "sgd": {"*": 0.01, "quadratic": 0.015, "rosenbrock": 0.002, "rastrigin": 0.002},
+    "sgd:momentum=0.9": {"*": 0.003, "quadratic": 0.01, "rosenbrock": 0.002, "saddle": 0.01,
+                         "rastrigin": 0.002},
+    "adagrad": {"*": 1.0, "saddle": 0.1},
+    "rmsprop": {"*": 0.01},
+    "rprop": {"*": 0.01},
+    "adadelta": {"*": 10.0},
+    "adam": {"*": 0.1, "saddle": 0.01},
+    "adamw": {"*": 0.1, "saddle": 0.01},
+    "adamax": {"*": 0.3, "saddle": 0.01},
+    "nadam": {"*": 0.1, "saddle": 0.01},
+}
+
+#: steps per run when none are asked for
+DEFAULT_STEPS = 500
+
+#: a trajectory stops (and is marked diverged) once |x| or |y| passes this
+DIVERGENCE_BOUND = 1e6
+
+
+def default_lr(optimizer: str, function: str, label: str | None = None) -> float | None:
+    """The rate :data:`LEARNING_RATES` gives ``label`` (else ``optimizer``) on ``function``; None if none."""
+    table = LEARNING_RATES.get(label) if label is not None else None
+    if table is None:
+        table = LEARNING_RATES.get(optimizer)
+    if table is None:
+        return None
+    return table.get(function, table.get("*"))
+
+
+def default_specs(convention: str = "keras") -> list:
+    """:data:`DEFAULT_OPTIMIZERS` that are registered, parsed."""
+    from minidl import optim
+
+    names = [s for s in DEFAULT_OPTIMIZERS if s.partition(":")[0] in optim.REGISTRY]
+    return parse_specs(names, default_convention=convention)
+
+
+@dataclass
+class Trajectory:
+    """The path of one optimizer on one function: points[0] is the start."""
+
+    label: str
+    spec: RowSpec
+    function: str
+    lr: float | None
+    points: object  # host numpy array (n + 1, 2)
+    losses: object  # host numpy array (n + 1,)
+    diverged_at: int | None = None  # the step at which it left the finite world
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def steps(self) -> int:
+        return len(self.points) - 1
+
+    @property
+    def legend(self) -> str:
+        lr = "" if self.lr is None else f" (lr={self.lr:g})"
+        return f"{self.label}{lr}" + (f", diverged at step {self.diverged_at}" if self.diverged_at else "")
+
+    def distance_to_minimum(self) -> float | None:
+        return functions2d.get(self.function).distance_to_minimum(self.points[-1])
+
+
+def run_trajectory(function, spec: RowSpec, steps: int = DEFAULT_STEPS, start=None, noise: float = 0.0,
+                   seed: int = 0) -> Trajectory:
+    """Run ``spec``'s optimizer for ``steps`` steps on ``function`` from ``start``.
+
+    ``noise`` > 0 adds Gaussian noise of that standard deviation to every
+    gradient (a stand-in for the sampling noise of stochastic gradients).
+    The point is kept in float64 on the active backend.
+    """
+    from minidl.tensor import Parameter
+
+    fn = functions2d.get(function) if isinstance(function, str) else function
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"run_trajectory: steps must be an integer >= 0, got {steps!r}")
+    if spec.batch not in (None, "full"):
+        raise ValueError(
+            f"run_trajectory: row spec {spec.label!r} sets batch={spec.batch}, but a 2-D test function has "
+            "no examples to sample; use noise=... (--noise) to imitate stochastic gradients")
+    if not (isinstance(noise, (int, float)) and math.isfinite(noise) and noise >= 0):
+        raise ValueError(f"run_trajectory: noise must be a number >= 0, got {noise!r}")
+    start = fn.start if start is None else tuple(float(v) for v in start)
+    if len(start) != 2 or not all(math.isfinite(v) for v in start):
+        raise ValueError(f"run_trajectory: start must be two finite numbers (x, y), got {start!r}")
+
+    hyper = dict(spec.hyper)
+    accepted = spec.accepted()
+    lr = hyper.get("lr")
+    if lr is None and "lr" in accepted:
+        lr = default_lr(spec.optimizer, fn.name, spec.label)
+        if lr is None:
+            lr = accepted["lr"]
+        hyper["lr"] = lr
+    xp = B.xp()
+    param = Parameter(xp.asarray(start, dtype=B.np.float64), name=f"{fn.name} point")
+    from minidl import optim
+
+    opt = optim.create(spec.optimizer, [param], convention=spec.convention, **hyper)
+    rng = B.np.random.default_rng(seed) if noise else None
+
+    points = B.np.empty((steps + 1, 2))
+    losses = B.np.empty(steps + 1)
+    points[0] = start
+    losses[0] = fn.value(points[0])
+    diverged = None
+    n = 0
+    for t in range(1, steps + 1):
+        g = fn.grad(param.data)
+        if rng is not None:
+            g = g + xp.asarray(noise * rng.standard_normal(2))
+        param.grad = g
+        try:
+            opt.step()
+        except FloatingPointError:
+            diverged = t
+            break
+        w = B.to_numpy(param.data)
+        if not (math.isfinite(w[0]) and math.isfinite(w[1])) or max(abs(w[0]), abs(w[1])) > DIVERGENCE_BOUND:
+            diverged = t
+            break
+        points[t] = w
+        losses[t] = fn.value(w)
+        n = t
+    return Trajectory(spec.label, spec, fn.name, lr, points[: n + 1].copy(), losses[: n + 1].copy(), diverged)
+
+
+def run_all(functions, specs, steps: int = DEFAULT_STEPS, start=None, noise: float = 0.0, seed: int = 0) -> dict:
+    """``{function name: [Trajectory per spec]}``, every optimizer from the same start."""
+    out = {}
+    for name in functions:
+        fn = functions2d.get(name)
+        out[fn.name] = [run_trajectory(fn, s, steps, start, noise, seed) for s in specs]
+    return out
+
+
+def summary_rows(results: dict) -> list:
+    """One dict per (function, optimizer): final loss, distance to the minimum, divergence."""
+    rows = []
+    for name, trajs in results.items():
+        for tr in trajs:
+            d = tr.distance_to_minimum()
+            rows.append({"function": name, "optimizer": tr.label, "lr": tr.lr, "steps": tr.steps,
+                         "final_x": float(tr.points[-1][0]), "final_y": float(tr.points[-1][1]),
+                         "final_loss": float(tr.losses[-1]), "distance_to_min": d,
+                         "diverged_at": tr.diverged_at})
+    return rows
+
+
+def format_summary(results: dict) -> str:
+    """A fixed-width text table of :func:`summary_rows`."""
+    rows = summary_rows(results)
+    head = f"{'function':<11} {'optimizer':<22} {'lr':>8} {'steps':>5} {'final (x, y)':>24} {'f':>11} {'|w - w*|':>10}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lr = "default" if r["lr"] is None else f"{r['lr']:g}"
+        d = "-" if r["distance_to_min"] is None else f"{r['distance_to_min']:.3g}"
+        point = f"({r['final_x']:.4g}, {r['final_y']:.4g})"
+        tail = f"  diverged at step {r['diverged_at']}" if r["diverged_at"] else ""
+        lines.append(f"{r['function']:<11} {r['optimizer']:<22} {lr:>8} {r['steps']:>5} {point:>24} "
+                     f"{r['final_loss']:>11.4g} {d:>10}{tail}")
+    return "\n".join(lines)

@@ -1,0 +1,99 @@
+"""Trajectories: the optimizers that should reach the minimum of the quadratic and of Rosenbrock do."""
+import numpy as np
+import pytest
+
+from minidl import backend as B
+from minidl import optim
+from minidl import trajectories as T
+from minidl.specs import parse_spec
+
+
+def _specs(names):
+    present = [n for n in names if n.partition(":")[0] in optim.REGISTRY]
+    return [parse_spec(n) for n in present]
+
+
+def test_every_default_optimizer_reaches_the_quadratic_minimum():
+    # the ill-conditioned quadratic (curvatures 1 and 100), DEFAULT_STEPS steps at the stated rates
+    results = T.run_all(["quadratic"], T.default_specs(), steps=T.DEFAULT_STEPS)
+    for tr in results["quadratic"]:
+        assert tr.diverged_at is None, tr.legend
+        assert tr.distance_to_minimum() < 0.05, (tr.legend, tr.points[-1])
+
+
+# In 2000 steps from (-1.2, 1) at the stated rates these get within 0.05 of (1, 1);
+# plain SGD, Adagrad, RMSprop and AdaDelta are still in the valley (docs/tour.md says so).
+ROSENBROCK_REACHERS = ["sgd:momentum=0.9", "rprop", "adam", "adamax"]
+
+
+@pytest.mark.parametrize("spec", _specs(ROSENBROCK_REACHERS), ids=lambda s: s.label)
+def test_rosenbrock_minimum_is_reached(spec):
+    tr = T.run_trajectory("rosenbrock", spec, steps=2000)
+    assert tr.diverged_at is None
+    assert tr.distance_to_minimum() < 0.05, (tr.legend, tr.points[-1])
+    assert tr.losses[-1] < 1e-2 < tr.losses[0]
+
+
+def test_same_start_and_shapes():
+    specs = _specs(["sgd", "sgd:momentum=0.9", "adam"])
+    results = T.run_all(["rosenbrock", "saddle"], specs, steps=20, start=(0.5, 0.5))
+    for trs in results.values():
+        for tr in trs:
+            assert tr.points.shape == (21, 2) and tr.losses.shape == (21,)
+            np.testing.assert_array_equal(tr.points[0], [0.5, 0.5])
+
+
+def test_path_is_what_step_does_by_hand():
+    # SGD lr 0.015 on the quadratic from (-4, 1): x <- x - 0.015 x, y <- y - 0.015 * 100 y
+    tr = T.run_trajectory("quadratic", parse_spec("sgd"), steps=2)
+    np.testing.assert_allclose(tr.points[1], [-4 * 0.985, 1 - 1.5])
+    np.testing.assert_allclose(tr.points[2], [-4 * 0.985 ** 2, (1 - 1.5) * (1 - 1.5)])
+    assert tr.lr == T.LEARNING_RATES["sgd"]["quadratic"]
+
+
+def test_spec_lr_overrides_the_table_and_legend_states_it():
+    tr = T.run_trajectory("quadratic", parse_spec("sgd:lr=0.001"), steps=3)
+    assert tr.lr == 0.001 and "lr=0.001" in tr.legend
+    assert T.default_lr("sgd", "saddle") == T.LEARNING_RATES["sgd"]["*"]
+    assert T.default_lr("sgd", "rosenbrock", "sgd:momentum=0.9") == T.LEARNING_RATES["sgd:momentum=0.9"]["rosenbrock"]
+
+
+def test_divergence_stops_the_run():
+    tr = T.run_trajectory("quadratic", parse_spec("sgd:lr=0.5"), steps=200)  # 0.5 * 100 > 2: unstable in y
+    assert tr.diverged_at is not None and tr.steps < 200
+    assert np.isfinite(tr.points).all()
+    assert "diverged" in tr.legend
+
+
+def test_noise_is_seeded():
+    a = T.run_trajectory("quadratic", parse_spec("sgd"), steps=10, noise=0.5, seed=3)
+    b = T.run_trajectory("quadratic", parse_spec("sgd"), steps=10, noise=0.5, seed=3)
+    c = T.run_trajectory("quadratic", parse_spec("sgd"), steps=10)
+    np.testing.assert_array_equal(a.points, b.points)
+    assert not np.array_equal(a.points, c.points)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="batch=1"):
+        T.run_trajectory("quadratic", parse_spec("sgd:batch=1"), steps=3)
+    with pytest.raises(ValueError, match="start"):
+        T.run_trajectory("quadratic", parse_spec("sgd"), steps=3, start=(1.0,))
+    with pytest.raises(ValueError, match="steps"):
+        T.run_trajectory("quadratic", parse_spec("sgd"), steps=-1)
+    with pytest.raises(ValueError, match="unknown test function"):
+        T.run_all(["nope"], [parse_spec("sgd")])
+
+
+def test_runs_on_every_backend(backend_name):
+    tr = T.run_trajectory("rosenbrock", parse_spec("sgd:momentum=0.9"), steps=50)
+    ref = None
+    with B.use_backend("numpy"):
+        ref = T.run_trajectory("rosenbrock", parse_spec("sgd:momentum=0.9"), steps=50)
+    np.testing.assert_allclose(tr.points, ref.points, rtol=1e-12)
+
+
+def test_summary_table():
+    results = T.run_all(["quadratic", "saddle"], _specs(["sgd"]), steps=5)
+    text = T.format_summary(results)
+    assert "quadratic" in text and "saddle" in text and "|w - w*|" in text
+    assert len(T.summary_rows(results)) == 2
