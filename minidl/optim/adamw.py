@@ -1,0 +1,63 @@
+"""AdamW: Adam with decoupled weight decay (Loshchilov & Hutter 2019, "Decoupled Weight Decay Regularization").
+
+Every convention first shrinks the weights, then runs Adam on the plain gradient g_t
+(the decay never enters m_t or v_t):
+
+    w'_{t-1} = w_{t-1} * (1 - lr * weight_decay)             decoupled weight decay
+    w_t      = w'_{t-1} - step_t                             step_t: Adam's step, same convention
+
+with step_t exactly as in ``Adam`` (amsgrad included):
+
+* keras:   alpha_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t);  step_t = alpha_t * m_t / (sqrt(v_t) + eps)
+* pytorch: step_size = lr / (1 - beta1^t);  denom = sqrt(v_t) / sqrt(1 - beta2^t) + eps;
+           step_t = step_size * m_t / denom
+* paper:   step_t = lr * m_hat_t / (sqrt(v_hat_t) + eps), m_hat_t = m_t / (1 - beta1^t),
+           v_hat_t = v_t / (1 - beta2^t)
+
+where m_t = beta1 * m_{t-1} + (1 - beta1) * g_t and v_t = beta2 * v_{t-1} + (1 - beta2) * g_t^2.
+
+Sources: PyTorch's ``AdamW`` runs w *= 1 - lr * weight_decay before the Adam step; Keras 3's
+``AdamW`` (Adam with the base optimizer's weight decay) runs w -= w * weight_decay * lr before
+it: the same number up to rounding.  The paper (Algorithm 2) writes
+w_t = w_{t-1} - eta_t * (alpha * m_hat_t / (sqrt(v_hat_t) + eps) + lambda * w_{t-1}) with eta_t a
+schedule multiplier, so its lambda is not multiplied by alpha: with a constant schedule
+(eta_t = 1) the paper's lambda equals lr * weight_decay here.
+
+Defaults:
+
+    convention  lr      beta1  beta2  eps    amsgrad  weight_decay
+    keras       0.001   0.9    0.999  1e-7   False    0.004
+    pytorch     0.001   0.9    0.999  1e-8   False    0.01
+    paper       0.001   0.9    0.999  1e-8   False    0.01   (the paper fixes no default for
+                                                              lambda; PyTorch's value is used)
+
+With weight_decay = 0 AdamW is Adam.  The decay itself runs in the base (``weight_decay.py``,
+``DECOUPLED_WEIGHT_DECAY = True``); ``reference_step`` shows it as its first quantity.
+"""
+from __future__ import annotations
+
+from minidl.optim.adam import Adam
+
+
+class AdamW(Adam):
+    __doc__ = __doc__
+    DECOUPLED_WEIGHT_DECAY = True
+    DEFAULTS = {
+        "keras": {**Adam.DEFAULTS["keras"], "weight_decay": 0.004},
+        "pytorch": {**Adam.DEFAULTS["pytorch"], "weight_decay": 0.01},
+        "paper": {**Adam.DEFAULTS["paper"], "weight_decay": 0.01},
+    }
+
+    def __init__(self, params, lr=None, beta1=None, beta2=None, eps=None, amsgrad=None,
+                 weight_decay=None, convention="keras", **options):
+        if weight_decay is None and convention in self.DEFAULTS:
+            weight_decay = self.DEFAULTS[convention]["weight_decay"]
+        super().__init__(params, lr=lr, beta1=beta1, beta2=beta2, eps=eps, amsgrad=amsgrad,
+                         weight_decay=weight_decay, convention=convention, **options)
+
+    def reference_step(self, w, g, state, group):
+        """Decoupled decay, then Adam's reference step on the decayed weights (nothing is modified)."""
+        decayed = w * (1 - group["lr"] * group["weight_decay"])
+        new_w, new_state, q = super().reference_step(decayed, g, state, group)
+        return new_w, new_state, [("w'", "decayed weights: w_{t-1} * (1 - lr * weight_decay)",
+                                   decayed)] + q
