@@ -173,3 +173,90 @@ def animate_trajectories(fn, trajectories, path, fps: int = 15, max_frames: int 
     anim.save(path, writer=PillowWriter(fps=fps), dpi=dpi)
     plt.close(fig)
     return path
+
+
+# --- compare: figures of an optimizer comparison (minidl compare)
+def _smooth(values, window):
+    """Trailing moving average (the first points average what is there)."""
+    out, total = [], 0.0
+    for i, v in enumerate(values):
+        total += v
+        if i >= window:
+            total -= values[i - window]
+        out.append(total / min(i + 1, window))
+    return out
+
+
+def compare_figures(results: dict, out: str) -> list:
+    """Write the comparison's PNGs into ``out``; returns their paths.
+
+    val_accuracy.png / val_loss.png: validation accuracy and loss per epoch per optimizer
+    (mean over seeds); train_loss_steps.png: training loss per step, smoothed (seed of the
+    first run); time.png: total time per optimizer.
+    """
+    import os
+
+    from minidl.compare import summarize
+
+    plt = _pyplot()
+    rows = summarize(results)
+    paths = []
+    for metric, title, fname in (("val_acc", "Validation accuracy", "val_accuracy.png"),
+                                 ("val_loss", "Validation loss", "val_loss.png")):
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for r in rows:
+            means = [m for m, _ in r["stats"][metric]]
+            sds = [s for _, s in r["stats"][metric]]
+            epochs = list(range(1, len(means) + 1))
+            line, = ax.plot(epochs, means, marker="o", ms=3, label=r["label"])
+            if any(sds):
+                ax.fill_between(epochs, [m - s for m, s in zip(means, sds)],
+                                [m + s for m, s in zip(means, sds)], color=line.get_color(), alpha=0.15)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(title.lower())
+        ax.set_title(f"{title} per epoch ({results.get('dataset')})")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        path = os.path.join(out, fname)
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label in results["labels"]:
+        runs = [r for r in results["runs"] if r["label"] == label]
+        if not runs:
+            continue
+        steps = runs[0]["history"]["step_loss"]
+        if not steps:
+            continue
+        window = max(1, len(steps) // 100)
+        ax.plot(range(1, len(steps) + 1), _smooth(steps, window), lw=1, label=label)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("training loss (moving average)")
+    ax.set_yscale("log")
+    ax.set_title("Training loss per step")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = os.path.join(out, "train_loss_steps.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    paths.append(path)
+
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.5))
+    labels = [r["label"] for r in rows]
+    times = [r["time"][0] for r in rows]
+    errs = [r["time"][1] for r in rows]
+    ax.barh(labels, times, xerr=errs if any(errs) else None, color="tab:blue", alpha=0.8)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"total time, seconds ({results.get('environment', {}).get('backend')}, "
+                  f"{results.get('environment', {}).get('device')})")
+    ax.set_title("Time per optimizer (training + evaluation)")
+    fig.tight_layout()
+    path = os.path.join(out, "time.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    paths.append(path)
+    return paths

@@ -283,3 +283,23 @@ def test_fit_on_each_backend(backend_name):
             batch_size=32, verbose=0)
     assert B.get_array_module(model.parameters()[0].data) is B.xp()
     assert np.isfinite(h.train_loss[0]) and 0 <= h.val_acc[0] <= 1
+
+
+def test_full_batch_in_chunks_equals_one_big_batch():
+    """Gradient accumulation over chunks gives the full-batch step (float64: the dropout masks
+    are drawn from one float64 stream in order, so chunked and whole draws match too)."""
+    with B.default_dtype("float64"):
+        data = stripes(n=100)
+        results = []
+        for max_chunk in (100, 7):   # one piece, then 15 chunks of at most 7 examples
+            model = tiny_model(seed=3)
+            opt = optim.SGD(model.parameters(), lr=0.5)
+            hist = fit(model, opt, data, None, epochs=3, batch_size=100, max_chunk=max_chunk,
+                       seed=0, verbose=0)
+            results.append((hist, [p.data.copy() for p in model.parameters()]))
+        (h1, w1), (h2, w2) = results
+        assert h1.steps_per_epoch == h2.steps_per_epoch == [1, 1, 1]
+        np.testing.assert_allclose(h1.step_loss, h2.step_loss, rtol=1e-12)
+        assert h1.train_acc == h2.train_acc
+        for a, b in zip(w1, w2):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

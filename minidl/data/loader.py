@@ -70,7 +70,13 @@ class DataLoader:
             return np.arange(n)
         return np.random.default_rng((self.seed, int(epoch))).permutation(n)
 
-    def __iter__(self):
+    def index_batches(self):
+        """The next epoch's batches as index sets (slices, or index arrays when shuffled).
+
+        Advances the epoch as iterating does; for callers that build a batch
+        piece by piece (``fit`` accumulates the gradient of a large batch over
+        chunks, so full-batch GD never holds the whole set as floats).
+        """
         epoch = self._next_epoch
         self._next_epoch = epoch + 1
         self.epoch = epoch
@@ -80,7 +86,11 @@ class DataLoader:
         for start in range(0, stop, b):
             end = min(start + b, n)
             # unshuffled batches are slices (views of the stored images, no gather)
-            yield self.dataset.batch(slice(start, end) if order is None else order[start:end])
+            yield slice(start, end) if order is None else order[start:end]
+
+    def __iter__(self):
+        for indices in self.index_batches():
+            yield self.dataset.batch(indices)
 
     def __repr__(self):
         return (f"DataLoader({getattr(self.dataset, 'name', '') or type(self.dataset).__name__}, "

@@ -158,11 +158,41 @@ def _loader_state(seed, shuffle, batch_size, drop_last, dataset):
             "num_examples": len(dataset), "image_shape": list(dataset.image_shape)}
 
 
+def _batch_len(indices) -> int:
+    if isinstance(indices, slice):
+        return indices.stop - indices.start
+    return len(indices)
+
+
+def _accumulate_chunks(model, dataset, indices, n, max_chunk):
+    """Forward and backward one large batch in chunks of at most ``max_chunk`` examples.
+
+    The batch's loss is the mean over its ``n`` examples, so each chunk's mean
+    loss is weighted by ``n_chunk / n`` before its backward; the gradients add
+    up in ``.grad`` to the gradient of the whole batch.  Returns the batch's
+    mean loss (a float) and its count of correct predictions.
+    """
+    value, correct = 0.0, 0
+    for start in range(0, n, max_chunk):
+        if isinstance(indices, slice):
+            part = slice(indices.start + start, min(indices.start + start + max_chunk, indices.stop))
+        else:
+            part = indices[start:start + max_chunk]
+        x, y = dataset.batch(part)
+        logits = model(x)
+        loss = ops.softmax_cross_entropy(logits, y)
+        weight = y.shape[0] / n
+        (loss * weight).backward()
+        correct += (logits.data.argmax(axis=1) == y).sum()
+        value += float(loss.data) * weight
+    return value, correct
+
+
 def fit(model, optimizer, train_data, val_data=None, epochs: int = 1, batch_size: int = 32, *,
         callbacks=None, schedule=None, schedule_interval: str = "epoch", seed: int = 0,
         shuffle: bool = True, drop_last: bool = False, verbose: int = 1, initial_epoch: int = 0,
         history: History | None = None, checkpoint_path=None, resume: bool = False,
-        eval_batch_size: int = 256, progress_desc: str | None = None) -> History:
+        eval_batch_size: int = 256, max_chunk: int = 512, progress_desc: str | None = None) -> History:
     """Train ``model`` with ``optimizer`` on ``train_data`` for epochs ``initial_epoch .. epochs-1``.
 
     ``train_data`` / ``val_data``: ArrayDataset or ``(images, labels)`` pairs
@@ -181,6 +211,11 @@ def fit(model, optimizer, train_data, val_data=None, epochs: int = 1, batch_size
     from its epoch (its History is continued); if not, start afresh.
     ``history``: a History to continue (``initial_epoch`` must be its last
     epoch + 1), appended to in place.  Returns the History.
+    ``max_chunk``: a batch larger than this is run forward and backward in
+    chunks of at most ``max_chunk`` examples whose gradients add up to the
+    batch's (gradient accumulation), so full-batch GD (``batch_size=len(data)``)
+    needs the memory of one chunk, not of the whole set; the update is still
+    one optimizer step per batch.
     A callback that sets ``stop_training`` ends the run after that step; the
     partial epoch gets its History row but no checkpoint.  A NaN or Inf gradient
     stops training with the optimizer's FloatingPointError.
@@ -201,6 +236,7 @@ def fit(model, optimizer, train_data, val_data=None, epochs: int = 1, batch_size
     _int_arg(epochs, "epochs", 0)
     _int_arg(initial_epoch, "initial_epoch", 0)
     _int_arg(eval_batch_size, "eval_batch_size", 1)
+    _int_arg(max_chunk, "max_chunk", 1)
     _int_arg(seed, "seed", 0)
     if verbose not in (0, 1, 2) or isinstance(verbose, bool):
         raise ValueError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
@@ -272,17 +308,22 @@ def fit(model, optimizer, train_data, val_data=None, epochs: int = 1, batch_size
         loss_sum, seen, correct, n_steps = 0.0, 0, 0, 0
         B.synchronize()
         start = time.perf_counter()
-        for x, y in loader:
+        for indices in loader.index_batches():
             optimizer.zero_grad()
-            logits = model(x)
-            loss = ops.softmax_cross_entropy(logits, y)
-            loss.backward()
+            n = _batch_len(indices)
+            if n <= max_chunk:
+                x, y = train.batch(indices)
+                logits = model(x)
+                loss = ops.softmax_cross_entropy(logits, y)
+                loss.backward()
+                correct += (logits.data.argmax(axis=1) == y).sum()   # stays on the device
+                value = float(loss.data)                              # the one host sync of the step
+            else:
+                value, chunk_correct = _accumulate_chunks(model, train, indices, n, max_chunk)
+                correct += chunk_correct
             optimizer.step()
             if step_schedule is not None:
                 step_schedule.step()
-            correct += (logits.data.argmax(axis=1) == y).sum()   # stays on the device
-            value = float(loss.data)                              # the one host sync of the step
-            n = y.shape[0]
             loss_sum += value * n
             seen += n
             n_steps += 1
