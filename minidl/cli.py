@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 
 
@@ -79,7 +80,7 @@ def run_compare(args):
         rows=rows, epochs=args.epochs, batch_size=args.batch_size, dataset=args.dataset,
         data_dir=args.data_dir, backend=args.compare_backend or B.name(), seeds=tuple(args.seeds),
         train_subset=args.train_subset, val_subset=args.val_subset, out=args.out,
-        verbose=0 if args.quiet else 1, command=compare.command_line())
+        verbose=0 if args.quiet else 1, command=args.command_line)
     progress = (lambda *a, **k: None) if args.quiet else print
     results = compare.run_comparison(config, progress=progress)
     print(compare.format_table(results, side_by_side=args.side_by_side))
@@ -217,7 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.command_line = "minidl " + " ".join(shlex.quote(a) for a in argv)
     if args.command is None:
         parser.print_help()
         return 2

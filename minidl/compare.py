@@ -14,7 +14,6 @@ import json
 import math
 import os
 import platform
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -352,7 +351,3 @@ def write_outputs(results: dict, out: str, figures: bool = True) -> None:
         from minidl import plots
 
         plots.compare_figures(results, out)
-
-
-def command_line() -> str:
-    return " ".join(["minidl"] + sys.argv[1:]) if sys.argv else "minidl"
