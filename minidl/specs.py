@@ -52,10 +52,9 @@ class RowSpec:
 
 def accepted_hyperparameters(name: str, convention: str) -> dict:
     from minidl import optim
-    from minidl.optim.optimizer import COMMON_DEFAULTS
+    from minidl.optim.optimizer import default_hyperparameters
 
-    cls = optim.REGISTRY[name]
-    return {**cls.DEFAULTS[convention], **COMMON_DEFAULTS}
+    return default_hyperparameters(optim.REGISTRY[name], convention)
 
 
 def _parse_scalar(text: str):

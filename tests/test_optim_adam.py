@@ -8,35 +8,7 @@ import pytest
 from minidl import backend as B
 from minidl.optim import Adam
 from minidl.tensor import Parameter
-
-W0 = [1.0, -2.0]
-
-
-def run_steps(opt_cls, steps, grads=None, w0=W0, **kw):
-    """The weights after each of ``steps`` steps; gradient g = w (f = ||w||^2 / 2) unless ``grads``."""
-    p = Parameter(np.array(w0, dtype=np.float64), dtype="float64")
-    opt = opt_cls([p], **kw)
-    out = []
-    for t in range(steps):
-        p.grad = p.data.copy() if grads is None else np.array(grads[t], dtype=np.float64)
-        opt.step()
-        out.append(p.data.copy())
-    return out, opt, p
-
-
-def run_reference(opt_cls, steps, grads=None, w0=W0, **kw):
-    """The same through ``reference_step`` (the teaching path)."""
-    opt = opt_cls([Parameter(np.array(w0, dtype=np.float64), dtype="float64")], **kw)
-    group = opt.param_groups[0]
-    w = np.array(w0, dtype=np.float64)
-    state = opt.initial_state(w, group)
-    out = []
-    for t in range(steps):
-        g = w.copy() if grads is None else np.array(grads[t], dtype=np.float64)
-        w, state, _ = opt.reference_step(w, g, state, group)
-        out.append(w)
-    return out
-
+from optim_testutil import W0, normal_problem, parity, resumed_run, run_reference, run_steps, torch64, torch_run  # noqa: F401
 
 # Hand-computed (Decimal arithmetic, 40 digits), w0 = [1, -2], g_t = w_{t-1}, default hyperparameters:
 # lr 0.001, beta1 0.9, beta2 0.999, eps 1e-7 (keras) / 1e-8 (pytorch, paper).
@@ -99,7 +71,7 @@ CONVENTIONS = ["keras", "pytorch", "paper"]
 @pytest.mark.parametrize("convention", CONVENTIONS)
 def test_three_steps_match_hand_computation(convention):
     fast, _, _ = run_steps(Adam, 3, convention=convention)
-    ref = run_reference(Adam, 3, convention=convention)
+    ref, _ = run_reference(Adam, 3, convention=convention)
     for t in range(3):
         np.testing.assert_allclose(fast[t], HAND[convention][t], rtol=1e-12, atol=0)
         np.testing.assert_allclose(ref[t], HAND[convention][t], rtol=1e-12, atol=0)
@@ -108,7 +80,7 @@ def test_three_steps_match_hand_computation(convention):
 @pytest.mark.parametrize("convention", CONVENTIONS)
 def test_amsgrad_three_steps_match_hand_computation(convention):
     fast, _, _ = run_steps(Adam, 3, grads=AMS_GRADS, convention=convention, amsgrad=True)
-    ref = run_reference(Adam, 3, grads=AMS_GRADS, convention=convention, amsgrad=True)
+    ref, _ = run_reference(Adam, 3, grads=AMS_GRADS, convention=convention, amsgrad=True)
     for t in range(3):
         np.testing.assert_allclose(fast[t], AMS_HAND[convention][t], rtol=1e-12, atol=0)
         np.testing.assert_allclose(ref[t], AMS_HAND[convention][t], rtol=1e-12, atol=0)
@@ -149,25 +121,10 @@ def test_amsgrad_v_max_never_decreases(convention):
 @pytest.mark.parametrize("amsgrad", [False, True])
 @pytest.mark.parametrize("convention", CONVENTIONS)
 def test_fast_path_equals_reference_path(backend_name, convention, amsgrad):
-    xp = B.xp()
-    rng = np.random.default_rng(3)
-    w0 = rng.standard_normal((4, 5))
-    grads = rng.standard_normal((100, 4, 5))
-    grads[:, 0, 0] = 0.0
-    p = Parameter(xp.asarray(w0.copy()), dtype="float64")
-    opt = Adam([p], convention=convention, amsgrad=amsgrad, lr=0.01)
-    group = opt.param_groups[0]
-    w = xp.asarray(w0.copy())
-    state = opt.initial_state(w, group)
-    for g in grads:
-        g = xp.asarray(g)
-        p.grad = g.copy()
-        opt.step()
-        w, state, _ = opt.reference_step(w, g, state, group)
-    assert float(abs(B.to_numpy(p.data) - B.to_numpy(w)).max()) <= 1e-12
-    for name in state:
-        if B.is_array(state[name]):
-            assert float(abs(B.to_numpy(opt.state[p][name]) - B.to_numpy(state[name])).max()) <= 1e-12
+    # the two paths run the same operations in the same order: bitwise equal weights and state
+    worst_w, worst_state, _ = parity(Adam, convention, problem=normal_problem(3, (4, 5), zero_first=True),
+                                     amsgrad=amsgrad, lr=0.01)
+    assert worst_w == 0.0 and worst_state == 0.0
 
 
 def test_reference_step_does_not_modify_its_arguments():
@@ -231,29 +188,11 @@ def test_bad_hyperparameters_are_rejected(kwargs, fragment):
 @pytest.mark.parametrize("amsgrad", [False, True])
 @pytest.mark.parametrize("convention", CONVENTIONS)
 def test_state_dict_round_trip_is_bitwise(convention, amsgrad):
-    rng = np.random.default_rng(4)
-    w0 = rng.standard_normal((3, 2))
-    grads = rng.standard_normal((10, 3, 2))
+    w0, grads = normal_problem(4, (3, 2), steps=10)
     kw = dict(convention=convention, amsgrad=amsgrad, lr=0.01, weight_decay=0.1)
-
-    p = Parameter(w0.copy(), dtype="float64")
-    opt = Adam([p], **kw)
-    for g in grads:
-        p.grad = g.copy()
-        opt.step()
-
-    q = Parameter(w0.copy(), dtype="float64")
-    first = Adam([q], **kw)
-    for g in grads[:5]:
-        q.grad = g.copy()
-        first.step()
-    saved = first.state_dict()
+    _, opt, p = run_steps(Adam, 10, grads=grads, w0=w0, **kw)
+    saved, resumed, q = resumed_run(Adam, grads, w0, 5, **kw)
     assert set(saved["state"][0]) == {"step", "exp_avg", "exp_avg_sq"} | ({"max_exp_avg_sq"} if amsgrad else set())
-    resumed = Adam([q], **kw)
-    resumed.load_state_dict(saved)
-    for g in grads[5:]:
-        q.grad = g.copy()
-        resumed.step()
     assert np.array_equal(p.data, q.data)
     for k, v in opt.state[p].items():
         assert np.array_equal(v, resumed.state[q][k])
@@ -295,15 +234,6 @@ def test_keras_convention_matches_keras_transcription(amsgrad, weight_decay):
     assert np.abs(p.data - expected).max() <= 1e-12
 
 
-@pytest.fixture
-def torch64():
-    torch = pytest.importorskip("torch")
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield torch
-    torch.set_default_dtype(old)
-
-
 @pytest.mark.parametrize("weight_decay", [0.0, 0.05])
 @pytest.mark.parametrize("amsgrad", [False, True])
 def test_pytorch_convention_matches_torch(torch64, amsgrad, weight_decay):
@@ -311,15 +241,9 @@ def test_pytorch_convention_matches_torch(torch64, amsgrad, weight_decay):
     rng = np.random.default_rng(6)
     w0 = rng.standard_normal(30)
     grads = rng.standard_normal((100, 30)) * np.linspace(2.0, 0.01, 100)[:, None]
-    p = Parameter(w0.copy(), dtype="float64")
-    opt = Adam([p], convention="pytorch", amsgrad=amsgrad, lr=0.01, weight_decay=weight_decay)
-    tp = torch.tensor(w0.copy(), dtype=torch.float64, requires_grad=True)
-    topt = torch.optim.Adam([tp], lr=0.01, amsgrad=amsgrad, weight_decay=weight_decay)
-    for g in grads:
-        p.grad = g.copy()
-        opt.step()
-        tp.grad = torch.tensor(g.copy(), dtype=torch.float64)
-        topt.step()
+    _, opt, p = run_steps(Adam, 100, grads=grads, w0=w0, convention="pytorch", amsgrad=amsgrad, lr=0.01,
+                          weight_decay=weight_decay)
+    tp, topt = torch_run(torch.optim.Adam, w0, grads, lr=0.01, amsgrad=amsgrad, weight_decay=weight_decay)
     assert np.abs(p.data - tp.detach().numpy()).max() <= 1e-12
     torch_state = topt.state[tp]
     np.testing.assert_allclose(opt.state[p]["exp_avg"], torch_state["exp_avg"].numpy(), rtol=1e-12, atol=1e-15)

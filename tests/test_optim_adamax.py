@@ -3,36 +3,11 @@ teaching path, with torch.optim.Adamax and with an independent transcription of 
 import numpy as np
 import pytest
 
-from minidl import backend as B
 from minidl.optim import Adamax
 from minidl.tensor import Parameter
+from optim_testutil import W0, normal_problem, parity, resumed_run, run_reference, run_steps, torch_run
 
-W0 = [1.0, -2.0]
 CONVENTIONS = ["keras", "pytorch", "paper"]
-
-
-def run_steps(steps, grads=None, w0=W0, **kw):
-    """Weights after each step; g = w (f = ||w||^2 / 2) unless ``grads``."""
-    p = Parameter(np.array(w0, dtype=np.float64), dtype="float64")
-    opt = Adamax([p], **kw)
-    out = []
-    for t in range(steps):
-        p.grad = p.data.copy() if grads is None else np.array(grads[t], dtype=np.float64)
-        opt.step()
-        out.append(p.data.copy())
-    return out, opt, p
-
-
-def run_reference(steps, **kw):
-    opt = Adamax([Parameter(np.zeros(2), dtype="float64")], **kw)
-    group = opt.param_groups[0]
-    w = np.array(W0, dtype=np.float64)
-    state = opt.initial_state(w, group)
-    out = []
-    for _ in range(steps):
-        w, state, _ = opt.reference_step(w, w.copy(), state, group)
-        out.append(w)
-    return out
 
 
 # Hand-computed (Decimal, 40 digits), w0 = [1, -2], g_t = w_{t-1}, defaults:
@@ -70,8 +45,8 @@ HAND = {
 
 @pytest.mark.parametrize("convention", CONVENTIONS)
 def test_three_steps_match_hand_computation(convention):
-    fast, _, _ = run_steps(3, convention=convention)
-    ref = run_reference(3, convention=convention)
+    fast, _, _ = run_steps(Adamax, 3, convention=convention)
+    ref, _ = run_reference(Adamax, 3, convention=convention)
     for t in range(3):
         np.testing.assert_allclose(fast[t], HAND[convention][t], rtol=1e-12, atol=0)
         np.testing.assert_allclose(ref[t], HAND[convention][t], rtol=1e-12, atol=0)
@@ -80,14 +55,14 @@ def test_three_steps_match_hand_computation(convention):
 def test_where_eps_sits():
     # a zero gradient: keras and paper keep u = 0, pytorch stores |g| + eps = eps in u; nobody moves
     for convention, u in [("keras", 0.0), ("paper", 0.0), ("pytorch", 1e-8)]:
-        out, opt, p = run_steps(2, grads=[[0.0, 0.0]] * 2, convention=convention)
+        out, opt, p = run_steps(Adamax, 2, grads=[[0.0, 0.0]] * 2, convention=convention)
         assert np.array_equal(out[-1], W0)
         np.testing.assert_allclose(opt.state[p]["exp_inf"], [u, u], rtol=1e-12)
 
 
 def test_paper_zero_infinity_norm_gives_no_nan():
     # paper convention, beta2 = 0: u_2 = |g_2| = 0 while m_2 != 0; the step is taken as 0 there
-    out, _, _ = run_steps(2, grads=[[1.0, 1.0], [0.0, 1.0]], convention="paper", beta2=0.0)
+    out, _, _ = run_steps(Adamax, 2, grads=[[1.0, 1.0], [0.0, 1.0]], convention="paper", beta2=0.0)
     assert np.all(np.isfinite(out[-1]))
     assert out[-1][0] == out[0][0]
 
@@ -104,23 +79,9 @@ def test_defaults_per_convention():
 
 @pytest.mark.parametrize("convention", CONVENTIONS)
 def test_fast_path_equals_reference_path(backend_name, convention):
-    xp = B.xp()
-    rng = np.random.default_rng(0)
-    w0 = rng.standard_normal((4, 5))
-    grads = rng.standard_normal((100, 4, 5))
-    grads[:, 0, 0] = 0.0
-    p = Parameter(xp.asarray(w0.copy()), dtype="float64")
-    opt = Adamax([p], convention=convention, lr=0.01)
-    group = opt.param_groups[0]
-    w = xp.asarray(w0.copy())
-    state = opt.initial_state(w, group)
-    for g in grads:
-        g = xp.asarray(g)
-        p.grad = g.copy()
-        opt.step()
-        w, state, q = opt.reference_step(w, g, state, group)
-    assert float(abs(B.to_numpy(p.data) - B.to_numpy(w)).max()) <= 1e-12
-    assert float(abs(B.to_numpy(opt.state[p]["exp_inf"]) - B.to_numpy(state["exp_inf"])).max()) <= 1e-12
+    # the two paths run the same operations in the same order: bitwise equal weights and state
+    worst_w, worst_state, q = parity(Adamax, convention, problem=normal_problem(0, (4, 5), zero_first=True), lr=0.01)
+    assert worst_w == 0.0 and worst_state == 0.0
     assert [s for s, _, _ in q] == ["g", "m", "lr_t", "u", "step", "w"]
     assert all(s in Adamax.__doc__ for s, _, _ in q)
 
@@ -137,19 +98,11 @@ def test_bad_hyperparameters_are_rejected(kwargs, fragment):
 
 @pytest.mark.parametrize("convention", CONVENTIONS)
 def test_state_dict_round_trip_is_bitwise(convention):
-    rng = np.random.default_rng(1)
-    w0 = rng.standard_normal(4)
-    grads = rng.standard_normal((10, 4))
+    w0, grads = normal_problem(1, (4,), steps=10)
     kw = dict(convention=convention, lr=0.01, weight_decay=0.1)
-    full, ref_opt, ref_p = run_steps(10, grads=grads, w0=w0, **kw)
-    _, first, q = run_steps(5, grads=grads, w0=w0, **kw)
-    saved = first.state_dict()
+    full, ref_opt, ref_p = run_steps(Adamax, 10, grads=grads, w0=w0, **kw)
+    saved, resumed, q = resumed_run(Adamax, grads, w0, 5, **kw)
     assert set(saved["state"][0]) == {"step", "exp_avg", "exp_inf"}
-    resumed = Adamax([q], **kw)
-    resumed.load_state_dict(saved)
-    for g in grads[5:]:
-        q.grad = g.copy()
-        resumed.step()
     assert np.array_equal(full[-1], q.data)
     assert np.array_equal(ref_opt.state[ref_p]["exp_inf"], resumed.state[q]["exp_inf"])
 
@@ -170,7 +123,7 @@ def test_keras_convention_matches_keras_transcription():
     rng = np.random.default_rng(2)
     w0 = rng.standard_normal(30)
     grads = rng.standard_normal((100, 30)) * np.linspace(2.0, 0.01, 100)[:, None]
-    out, _, _ = run_steps(100, grads=grads, w0=w0, convention="keras", lr=0.01)
+    out, _, _ = run_steps(Adamax, 100, grads=grads, w0=w0, convention="keras", lr=0.01)
     assert np.abs(out[-1] - keras_adamax(w0, grads, lr=0.01)).max() <= 1e-12
 
 
@@ -181,11 +134,7 @@ def test_pytorch_convention_matches_torch(weight_decay):
     w0 = rng.standard_normal(30)
     grads = rng.standard_normal((100, 30)) * np.linspace(2.0, 0.01, 100)[:, None]
     grads[:, 0] = 0.0
-    out, opt, p = run_steps(100, grads=grads, w0=w0, convention="pytorch", lr=0.01, weight_decay=weight_decay)
-    tp = torch.tensor(w0.copy(), dtype=torch.float64, requires_grad=True)
-    topt = torch.optim.Adamax([tp], lr=0.01, weight_decay=weight_decay)
-    for g in grads:
-        tp.grad = torch.tensor(g, dtype=torch.float64)
-        topt.step()
+    out, opt, p = run_steps(Adamax, 100, grads=grads, w0=w0, convention="pytorch", lr=0.01, weight_decay=weight_decay)
+    tp, topt = torch_run(torch.optim.Adamax, w0, grads, lr=0.01, weight_decay=weight_decay)
     assert np.abs(out[-1] - tp.detach().numpy()).max() <= 1e-12
     np.testing.assert_allclose(opt.state[p]["exp_inf"], topt.state[tp]["exp_inf"].numpy(), rtol=1e-12)

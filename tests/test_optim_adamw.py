@@ -3,36 +3,11 @@ torch.optim.AdamW and an independent transcription of Keras 3's AdamW."""
 import numpy as np
 import pytest
 
-from minidl import backend as B
 from minidl.optim import Adam, AdamW
 from minidl.tensor import Parameter
+from optim_testutil import W0, normal_problem, parity, resumed_run, run_reference, run_steps, torch_run
 
-W0 = [1.0, -2.0]
 CONVENTIONS = ["keras", "pytorch", "paper"]
-
-
-def run_steps(opt_cls, steps, grads=None, w0=W0, **kw):
-    """Weights after each step; g = w_{t-1} (the gradient of ||w||^2 / 2 before the decay) unless ``grads``."""
-    p = Parameter(np.array(w0, dtype=np.float64), dtype="float64")
-    opt = opt_cls([p], **kw)
-    out = []
-    for t in range(steps):
-        p.grad = p.data.copy() if grads is None else np.array(grads[t], dtype=np.float64)
-        opt.step()
-        out.append(p.data.copy())
-    return out, opt, p
-
-
-def run_reference(steps, **kw):
-    opt = AdamW([Parameter(np.zeros(2), dtype="float64")], **kw)
-    group = opt.param_groups[0]
-    w = np.array(W0, dtype=np.float64)
-    state = opt.initial_state(w, group)
-    out = []
-    for _ in range(steps):
-        w, state, q = opt.reference_step(w, w.copy(), state, group)
-        out.append(w)
-    return out
 
 
 # Hand-computed (Decimal, 40 digits), w0 = [1, -2], g_t = w_{t-1}, defaults: lr 0.001, beta1 0.9, beta2 0.999,
@@ -64,7 +39,7 @@ HAND = {
 @pytest.mark.parametrize("convention", CONVENTIONS)
 def test_three_steps_match_hand_computation(convention):
     fast, _, _ = run_steps(AdamW, 3, convention=convention)
-    ref = run_reference(3, convention=convention)
+    ref, _ = run_reference(AdamW, 3, convention=convention)
     for t in range(3):
         np.testing.assert_allclose(fast[t], HAND[convention][t], rtol=1e-12, atol=0)
         np.testing.assert_allclose(ref[t], HAND[convention][t], rtol=1e-12, atol=0)
@@ -122,21 +97,10 @@ def test_reference_step_shows_the_decay_first():
 @pytest.mark.parametrize("amsgrad", [False, True])
 @pytest.mark.parametrize("convention", CONVENTIONS)
 def test_fast_path_equals_reference_path(backend_name, convention, amsgrad):
-    xp = B.xp()
-    rng = np.random.default_rng(2)
-    w0 = rng.standard_normal((3, 5))
-    grads = rng.standard_normal((100, 3, 5))
-    p = Parameter(xp.asarray(w0.copy()), dtype="float64")
-    opt = AdamW([p], convention=convention, amsgrad=amsgrad, lr=0.01, weight_decay=0.1)
-    group = opt.param_groups[0]
-    w = xp.asarray(w0.copy())
-    state = opt.initial_state(w, group)
-    for g in grads:
-        g = xp.asarray(g)
-        p.grad = g.copy()
-        opt.step()
-        w, state, _ = opt.reference_step(w, g, state, group)
-    assert float(abs(B.to_numpy(p.data) - B.to_numpy(w)).max()) <= 1e-12
+    # the two paths run the same operations in the same order: bitwise equal weights and state
+    worst_w, worst_state, _ = parity(AdamW, convention, problem=normal_problem(2, (3, 5)), amsgrad=amsgrad,
+                                     lr=0.01, weight_decay=0.1)
+    assert worst_w == 0.0 and worst_state == 0.0
 
 
 @pytest.mark.parametrize("kwargs, fragment", [
@@ -151,17 +115,10 @@ def test_bad_hyperparameters_are_rejected(kwargs, fragment):
 
 @pytest.mark.parametrize("convention", CONVENTIONS)
 def test_state_dict_round_trip_is_bitwise(convention):
-    rng = np.random.default_rng(3)
-    w0 = rng.standard_normal(4)
-    grads = rng.standard_normal((10, 4))
+    w0, grads = normal_problem(3, (4,), steps=10)
     kw = dict(convention=convention, amsgrad=True, lr=0.01)
     full, _, _ = run_steps(AdamW, 10, grads=grads, w0=w0, **kw)
-    _, first, q = run_steps(AdamW, 5, grads=grads, w0=w0, **kw)
-    resumed = AdamW([q], **kw)
-    resumed.load_state_dict(first.state_dict())
-    for g in grads[5:]:
-        q.grad = g.copy()
-        resumed.step()
+    _, _, q = resumed_run(AdamW, grads, w0, 5, **kw)
     assert np.array_equal(full[-1], q.data)
 
 
@@ -199,9 +156,5 @@ def test_pytorch_convention_matches_torch(amsgrad):
     w0 = rng.standard_normal(30)
     grads = rng.standard_normal((100, 30))
     out, _, _ = run_steps(AdamW, 100, grads=grads, w0=w0, convention="pytorch", lr=0.01, amsgrad=amsgrad)
-    tp = torch.tensor(w0.copy(), dtype=torch.float64, requires_grad=True)
-    topt = torch.optim.AdamW([tp], lr=0.01, amsgrad=amsgrad)          # torch's default weight_decay 0.01
-    for g in grads:
-        tp.grad = torch.tensor(g, dtype=torch.float64)
-        topt.step()
+    tp, _ = torch_run(torch.optim.AdamW, w0, grads, lr=0.01, amsgrad=amsgrad)   # torch's default weight_decay 0.01
     assert np.abs(out[-1] - tp.detach().numpy()).max() <= 1e-12

@@ -306,3 +306,35 @@ def test_float32_stays_float32(name, convention):
         for k, v in opt.state[p].items():
             if B.is_array(v):
                 assert v.dtype == np.float32, (name, k)
+
+
+def test_own_defaults_win_over_common_defaults():
+    # COMMON_DEFAULTS has weight_decay 0.0; an optimizer's own default (AdamW's) wins, its names come first
+    from minidl.optim.optimizer import COMMON_DEFAULTS, default_hyperparameters
+
+    for name in optim.available():
+        cls = optim.REGISTRY[name]
+        for convention in cls.DEFAULTS:
+            d = default_hyperparameters(cls, convention)
+            assert d == {**COMMON_DEFAULTS, **cls.DEFAULTS[convention]}
+            assert list(d)[:len(cls.DEFAULTS[convention])] == list(cls.DEFAULTS[convention])
+            assert cls(make_params(), convention=convention).defaults == d
+    assert optim.AdamW(make_params()).defaults["weight_decay"] == 0.004
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_scratch_buffers_are_made_once_and_are_not_state(name, float64):
+    # two parameters of one shape share the scratch buffers; later steps allocate none
+    rng = np.random.default_rng(0)
+    params = [Parameter(B.asarray(rng.standard_normal((3, 4))), dtype=np.float64) for _ in range(2)]
+    opt = optim.create(name, params)
+    feed(params, 0)
+    opt.step()
+    buffers = dict(opt._scratch)
+    assert all(tuple(b.shape) == (3, 4) for b in buffers.values())
+    for seed in (1, 2):
+        feed(params, seed)
+        opt.step()
+    assert opt._scratch.keys() == buffers.keys() and all(opt._scratch[k] is b for k, b in buffers.items())
+    assert opt.scratch_like(params[0].data, 0) is opt.scratch_like(params[1].data, 0)
+    assert "_scratch" not in str(opt.state_dict())

@@ -26,24 +26,28 @@ Weight decay and clipping are applied before this rule by the base class.
 from __future__ import annotations
 
 from minidl import backend as B
-from minidl.optim.optimizer import Optimizer, check_lr, check_positive, check_range
+from minidl.optim.optimizer import Optimizer, check_lr, check_positive, check_range, ema_update
 
 
-def adadelta_update(param, grad, square_avg, acc_delta, lr, rho, eps):
-    """One Adadelta step in place on ``param``, ``square_avg`` (E[g^2]) and ``acc_delta`` (E[dx^2])."""
+def adadelta_update(param, grad, square_avg, acc_delta, delta, buf, lr, rho, eps):
+    """One Adadelta step in place on ``param``, ``square_avg`` (E[g^2]) and ``acc_delta`` (E[dx^2]).
+
+    ``delta`` and ``buf`` are scratch space; the operations are those of
+    ``Adadelta.reference_step`` in its order (bitwise equal).
+    """
     xp = B.get_array_module(param)
     dt = param.dtype.type
-    square_avg *= dt(rho)
-    square_avg += dt(1 - rho) * (grad * grad)
-    delta = acc_delta + dt(eps)
+    xp.multiply(grad, grad, out=buf)                         # v = rho v + (1 - rho) g^2
+    ema_update(square_avg, buf, rho, buf)
+    xp.add(acc_delta, dt(eps), out=delta)                    # dx = sqrt(u + eps) / sqrt(v + eps) * g
     xp.sqrt(delta, out=delta)
-    std = square_avg + dt(eps)
-    xp.sqrt(std, out=std)
-    delta /= std
+    xp.add(square_avg, dt(eps), out=buf)
+    xp.sqrt(buf, out=buf)
+    delta /= buf
     delta *= grad
-    acc_delta *= dt(rho)
-    acc_delta += dt(1 - rho) * (delta * delta)
-    delta *= dt(lr)
+    xp.multiply(delta, delta, out=buf)                       # u = rho u + (1 - rho) dx^2
+    ema_update(acc_delta, buf, rho, buf)
+    delta *= dt(lr)                                          # w -= lr dx
     param -= delta
 
 
@@ -84,5 +88,5 @@ class Adadelta(Optimizer):
 
     def _update(self, param, grad, state, group):
         state["step"] += 1
-        adadelta_update(param, grad, state["square_avg"], state["acc_delta"], group["lr"], group["rho"],
-                        group["eps"])
+        adadelta_update(param, grad, state["square_avg"], state["acc_delta"], self.scratch_like(param, 0),
+                        self.scratch_like(param, 1), group["lr"], group["rho"], group["eps"])

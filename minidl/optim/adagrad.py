@@ -41,20 +41,25 @@ from minidl import backend as B
 from minidl.optim.optimizer import Optimizer, check_lr, check_nonnegative, check_positive
 
 
-def adagrad_update(param, grad, accumulator, lr, eps, eps_inside_sqrt):
-    """One Adagrad step in place on ``param`` and ``accumulator`` (``lr`` already decayed)."""
+def adagrad_update(param, grad, accumulator, denom, buf, lr, eps, eps_inside_sqrt):
+    """One Adagrad step in place on ``param`` and ``accumulator`` (``lr`` already decayed).
+
+    ``denom`` and ``buf`` are scratch space; the operations are those of
+    ``Adagrad.reference_step`` in its order (bitwise equal).
+    """
     xp = B.get_array_module(param)
     dt = param.dtype.type
-    accumulator += grad * grad
-    if eps_inside_sqrt:
-        denom = accumulator + dt(eps)
+    xp.multiply(grad, grad, out=buf)                         # a += g^2
+    accumulator += buf
+    if eps_inside_sqrt:                                      # sqrt(a + eps)
+        xp.add(accumulator, dt(eps), out=denom)
         xp.sqrt(denom, out=denom)
-    else:
-        denom = xp.sqrt(accumulator)
+    else:                                                    # sqrt(a) + eps
+        xp.sqrt(accumulator, out=denom)
         denom += dt(eps)
-    step = dt(lr) * grad
-    step /= denom
-    param -= step
+    xp.multiply(grad, dt(lr), out=buf)                       # w -= lr g / denom
+    buf /= denom
+    param -= buf
 
 
 class Adagrad(Optimizer):
@@ -109,5 +114,6 @@ class Adagrad(Optimizer):
 
     def _update(self, param, grad, state, group):
         state["step"] += 1
-        adagrad_update(param, grad, state["sum"], self._lr_t(group, state["step"]), group["eps"],
+        adagrad_update(param, grad, state["sum"], self.scratch_like(param, 0), self.scratch_like(param, 1),
+                       self._lr_t(group, state["step"]), group["eps"],
                        eps_inside_sqrt=self.convention == "keras")

@@ -56,37 +56,22 @@ from __future__ import annotations
 import math
 
 from minidl import backend as B
-from minidl.optim.optimizer import Optimizer, check_bool, check_lr, check_positive, check_range
+from minidl.optim.optimizer import Optimizer, check_bool, check_lr, check_positive, check_range, ema_update
 
 
-def scratch_like(optimizer, like, slot=0):
-    """A work buffer shaped like ``like``, made once per (shape, dtype, slot) and reused.
-
-    Updates run one parameter after another, so parameters of one shape can share it;
-    it is not optimizer state (``state_dict`` never sees it).
-    """
-    cache = optimizer.__dict__.setdefault("_scratch", {})
-    key = (type(like), tuple(like.shape), like.dtype.str, slot)
-    buf = cache.get(key)
-    if buf is None:
-        buf = cache[key] = B.get_array_module(like).empty_like(like)
-    return buf
-
-
-def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, buf, step,
+def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, buf, buf2, step,
                 lr, beta1, beta2, eps, convention):
-    """One Adam step in place on ``param`` and the moments; ``buf`` is scratch space."""
+    """One Adam step in place on ``param`` and the moments; ``buf``, ``buf2`` are scratch space.
+
+    The operations are those of ``Adam.reference_step`` in its order (bitwise equal).
+    """
     xp = B.get_array_module(param)
     dt = param.dtype.type
-    bias1 = 1.0 - beta1 ** step
-    bias2 = 1.0 - beta2 ** step
-    exp_avg *= dt(beta1)                                     # m = beta1 m + (1 - beta1) g
-    xp.multiply(grad, dt(1.0 - beta1), out=buf)
-    exp_avg += buf
-    exp_avg_sq *= dt(beta2)                                  # v = beta2 v + (1 - beta2) g^2
+    bias1 = 1 - beta1 ** step
+    bias2 = 1 - beta2 ** step
+    ema_update(exp_avg, grad, beta1, buf)                    # m = beta1 m + (1 - beta1) g
     xp.multiply(grad, grad, out=buf)
-    buf *= dt(1.0 - beta2)
-    exp_avg_sq += buf
+    ema_update(exp_avg_sq, buf, beta2, buf)                  # v = beta2 v + (1 - beta2) g^2
     v = exp_avg_sq
     if max_exp_avg_sq is not None:                           # v_max = max(v_max, v)
         xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
@@ -94,20 +79,20 @@ def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, buf, step,
     if convention == "keras":                                # alpha m / (sqrt(v) + eps)
         xp.sqrt(v, out=buf)
         buf += dt(eps)
-        scale = lr * math.sqrt(bias2) / bias1
+        xp.multiply(exp_avg, dt(lr * math.sqrt(bias2) / bias1), out=buf2)
     elif convention == "pytorch":                            # (lr/bc1) m / (sqrt(v)/sqrt(bc2) + eps)
         xp.sqrt(v, out=buf)
         buf /= dt(math.sqrt(bias2))
         buf += dt(eps)
-        scale = lr / bias1
+        xp.multiply(exp_avg, dt(lr / bias1), out=buf2)
     else:                                                    # lr (m/bc1) / (sqrt(v/bc2) + eps)
         xp.divide(v, dt(bias2), out=buf)
         xp.sqrt(buf, out=buf)
         buf += dt(eps)
-        scale = lr / bias1
-    xp.divide(exp_avg, buf, out=buf)
-    buf *= dt(scale)
-    param -= buf
+        xp.divide(exp_avg, dt(bias1), out=buf2)
+        buf2 *= dt(lr)
+    buf2 /= buf
+    param -= buf2
 
 
 class Adam(Optimizer):
@@ -181,5 +166,5 @@ class Adam(Optimizer):
     def _update(self, param, grad, state, group):
         state["step"] += 1
         adam_update(param, grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"),
-                    scratch_like(self, param), state["step"], group["lr"], group["beta1"],
-                    group["beta2"], group["eps"], self.convention)
+                    self.scratch_like(param, 0), self.scratch_like(param, 1), state["step"],
+                    group["lr"], group["beta1"], group["beta2"], group["eps"], self.convention)

@@ -41,35 +41,35 @@ Weight decay is not part of this rule: the base applies ``weight_decay`` before 
 from __future__ import annotations
 
 from minidl import backend as B
-from minidl.optim.adam import scratch_like
-from minidl.optim.optimizer import Optimizer, check_lr, check_positive, check_range
+from minidl.optim.optimizer import Optimizer, check_lr, check_positive, check_range, ema_update
 
 
-def adamax_update(param, grad, exp_avg, exp_inf, buf, step, lr, beta1, beta2, eps, convention):
-    """One Adamax step in place on ``param``, ``exp_avg`` and ``exp_inf``; ``buf`` is scratch space."""
+def adamax_update(param, grad, exp_avg, exp_inf, buf, buf2, step, lr, beta1, beta2, eps, convention):
+    """One Adamax step in place on ``param``, ``exp_avg`` and ``exp_inf``; ``buf``, ``buf2`` are scratch space.
+
+    The operations are those of ``Adamax.reference_step`` in its order (bitwise equal).
+    """
     xp = B.get_array_module(param)
     dt = param.dtype.type
-    lr_t = lr / (1.0 - beta1 ** step)
-    exp_avg *= dt(beta1)                                     # m = beta1 m + (1 - beta1) g
-    xp.multiply(grad, dt(1.0 - beta1), out=buf)
-    exp_avg += buf
+    lr_t = lr / (1 - beta1 ** step)
+    ema_update(exp_avg, grad, beta1, buf)                    # m = beta1 m + (1 - beta1) g
     xp.abs(grad, out=buf)                                    # u = max(beta2 u, |g| [+ eps])
     if convention == "pytorch":
         buf += dt(eps)
     exp_inf *= dt(beta2)
     xp.maximum(exp_inf, buf, out=exp_inf)
+    xp.multiply(exp_avg, dt(lr_t), out=buf2)                 # lr_t m / denominator
     if convention == "keras":                                # denominator u + eps
         xp.add(exp_inf, dt(eps), out=buf)
+        buf2 /= buf
     elif convention == "pytorch":                            # denominator u
-        buf[...] = exp_inf
+        buf2 /= exp_inf
     else:                                                    # u; no step where u = 0
         zero = exp_inf == 0
-        xp.add(exp_inf, zero, out=buf)
-    xp.divide(exp_avg, buf, out=buf)
-    buf *= dt(lr_t)
-    if convention == "paper":
-        buf[zero] = 0
-    param -= buf
+        xp.add(exp_inf, zero, out=buf)                       # (u where u > 0, else 1)
+        buf2 /= buf
+        xp.copyto(buf2, dt(0), where=zero)
+    param -= buf2
 
 
 class Adamax(Optimizer):
@@ -127,6 +127,6 @@ class Adamax(Optimizer):
     # -------------------------------------------------------------- fast path
     def _update(self, param, grad, state, group):
         state["step"] += 1
-        adamax_update(param, grad, state["exp_avg"], state["exp_inf"], scratch_like(self, param),
-                      state["step"], group["lr"], group["beta1"], group["beta2"], group.get("eps", 0.0),
-                      self.convention)
+        adamax_update(param, grad, state["exp_avg"], state["exp_inf"], self.scratch_like(param, 0),
+                      self.scratch_like(param, 1), state["step"], group["lr"], group["beta1"], group["beta2"],
+                      group.get("eps", 0.0), self.convention)

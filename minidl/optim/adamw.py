@@ -48,13 +48,6 @@ class AdamW(Adam):
         "paper": {**Adam.DEFAULTS["paper"], "weight_decay": 0.01},
     }
 
-    def __init__(self, params, lr=None, beta1=None, beta2=None, eps=None, amsgrad=None,
-                 weight_decay=None, convention="keras", **options):
-        if weight_decay is None and convention in self.DEFAULTS:
-            weight_decay = self.DEFAULTS[convention]["weight_decay"]
-        super().__init__(params, lr=lr, beta1=beta1, beta2=beta2, eps=eps, amsgrad=amsgrad,
-                         weight_decay=weight_decay, convention=convention, **options)
-
     def reference_step(self, w, g, state, group):
         """Decoupled decay, then Adam's reference step on the decayed weights (nothing is modified)."""
         decayed = w * (1 - group["lr"] * group["weight_decay"])

@@ -18,12 +18,15 @@ the first moment with the next step's, each divided by its own bias correction.
       step_t  = lr * m_bar_t / (sqrt(v_hat_t) + eps)
       w_t     = w_{t-1} - step_t
 
-* pytorch (``torch.optim.NAdam``), psi = momentum_decay, the two terms applied one after the other:
+* pytorch (``torch.optim.NAdam``), psi = momentum_decay, each term divided by denom on its own:
 
       denom   = sqrt(v_hat_t) + eps
       step_t  = lr * (1 - mu_t) / (1 - mu_prod_t) * g_t / denom
                + lr * mu_{t+1} / (1 - mu_prod_t * mu_{t+1}) * m_t / denom
       w_t     = w_{t-1} - step_t
+
+  (PyTorch subtracts the two terms from w one after the other; here their sum is
+  subtracted: the same up to rounding.)
 
 * paper (Dozat 2016, Algorithm 2, schedule mu_t = beta1 * (1 - 0.5 * 0.96^(t/250))): the keras
   formula with psi = momentum_decay (1/250 = 0.004).
@@ -48,8 +51,8 @@ Weight decay is not part of this rule: the base applies ``weight_decay`` before 
 from __future__ import annotations
 
 from minidl import backend as B
-from minidl.optim.adam import scratch_like
-from minidl.optim.optimizer import Optimizer, check_lr, check_nonnegative, check_positive, check_range
+from minidl.optim.optimizer import (Optimizer, check_lr, check_nonnegative, check_positive, check_range,
+                                    ema_update)
 
 
 def momentum_schedule(beta1, psi, t):
@@ -57,35 +60,38 @@ def momentum_schedule(beta1, psi, t):
     return beta1 * (1.0 - 0.5 * 0.96 ** (psi * t))
 
 
-def nadam_update(param, grad, exp_avg, exp_avg_sq, buf, buf2, step, mu_product,
-                 lr, beta1, beta2, eps, psi):
+def nadam_update(param, grad, exp_avg, exp_avg_sq, buf, buf2, buf3, step, mu_product,
+                 lr, beta1, beta2, eps, psi, convention):
     """One Nadam step in place on ``param`` and the moments; returns the new mu_product.
 
-    With coef_g = lr (1 - mu_t) / (1 - mu_prod_t) and coef_m = lr mu_{t+1} / (1 - mu_prod_{t+1}),
-    ``lr * m_bar_t / denom`` is applied as two subtractions, as PyTorch does.
+    ``buf``, ``buf2``, ``buf3`` are scratch space. The operations are those of
+    ``Nadam.reference_step`` in its order (bitwise equal).
     """
     xp = B.get_array_module(param)
     dt = param.dtype.type
     mu = momentum_schedule(beta1, psi, step)
     mu_next = momentum_schedule(beta1, psi, step + 1)
     mu_product = mu_product * mu
-    coef_g = lr * (1.0 - mu) / (1.0 - mu_product)
-    coef_m = lr * mu_next / (1.0 - mu_product * mu_next)
-    exp_avg *= dt(beta1)                                     # m = beta1 m + (1 - beta1) g
-    xp.multiply(grad, dt(1.0 - beta1), out=buf)
-    exp_avg += buf
-    exp_avg_sq *= dt(beta2)                                  # v = beta2 v + (1 - beta2) g^2
+    ema_update(exp_avg, grad, beta1, buf)                    # m = beta1 m + (1 - beta1) g
     xp.multiply(grad, grad, out=buf)
-    buf *= dt(1.0 - beta2)
-    exp_avg_sq += buf
-    xp.divide(exp_avg_sq, dt(1.0 - beta2 ** step), out=buf)  # denom = sqrt(v_hat) + eps
+    ema_update(exp_avg_sq, buf, beta2, buf)                  # v = beta2 v + (1 - beta2) g^2
+    xp.divide(exp_avg_sq, dt(1 - beta2 ** step), out=buf)    # denom = sqrt(v_hat) + eps
     xp.sqrt(buf, out=buf)
     buf += dt(eps)
-    xp.divide(grad, buf, out=buf2)                           # w -= coef_g * g / denom
-    buf2 *= dt(coef_g)
-    param -= buf2
-    xp.divide(exp_avg, buf, out=buf2)                        # w -= coef_m * m / denom
-    buf2 *= dt(coef_m)
+    if convention == "pytorch":                              # coef_g g / denom + coef_m m / denom
+        xp.multiply(grad, dt(lr * (1 - mu) / (1 - mu_product)), out=buf2)
+        buf2 /= buf
+        xp.multiply(exp_avg, dt(lr * mu_next / (1 - mu_product * mu_next)), out=buf3)
+        buf3 /= buf
+        buf2 += buf3
+    else:                                                    # lr m_bar / denom
+        xp.multiply(grad, dt(1 - mu), out=buf2)
+        buf2 /= dt(1 - mu_product)
+        xp.multiply(exp_avg, dt(mu_next), out=buf3)
+        buf3 /= dt(1 - mu_product * mu_next)
+        buf2 += buf3
+        buf2 *= dt(lr)
+        buf2 /= buf
     param -= buf2
     return mu_product
 
@@ -129,8 +135,8 @@ class Nadam(Optimizer):
         lr, beta1, beta2, eps = group["lr"], group["beta1"], group["beta2"], group["eps"]
         psi = self._psi(group)
         t = state["step"] + 1
-        mu = beta1 * (1 - 0.5 * 0.96 ** (psi * t))
-        mu_next = beta1 * (1 - 0.5 * 0.96 ** (psi * (t + 1)))
+        mu = momentum_schedule(beta1, psi, t)
+        mu_next = momentum_schedule(beta1, psi, t + 1)
         mu_prod = state["mu_product"] * mu
         m = beta1 * state["exp_avg"] + (1 - beta1) * g
         v = beta2 * state["exp_avg_sq"] + (1 - beta2) * g ** 2
@@ -159,6 +165,6 @@ class Nadam(Optimizer):
     def _update(self, param, grad, state, group):
         state["step"] += 1
         state["mu_product"] = nadam_update(
-            param, grad, state["exp_avg"], state["exp_avg_sq"], scratch_like(self, param),
-            scratch_like(self, param, 1), state["step"], state["mu_product"], group["lr"],
-            group["beta1"], group["beta2"], group["eps"], self._psi(group))
+            param, grad, state["exp_avg"], state["exp_avg_sq"], self.scratch_like(param, 0),
+            self.scratch_like(param, 1), self.scratch_like(param, 2), state["step"], state["mu_product"],
+            group["lr"], group["beta1"], group["beta2"], group["eps"], self._psi(group), self.convention)

@@ -16,25 +16,57 @@ A concrete optimizer is a thin class that declares
   order the formula computes them (``minidl explain`` prints them);
 * ``_update(param, grad, state, group)``: the fast path, in place on the
   parameter's array and the state, written as a call of the module's pure
-  update function; the tests check it equals ``reference_step``.
+  update function; its temporaries are :meth:`Optimizer.scratch_like` buffers
+  (allocated once), and it runs the same floating-point operations in the same
+  order as ``reference_step``, so the two give bitwise equal weights and state
+  (the tests check it).
 
 The base does everything that is the same for all of them, once: param
 groups, the convention mechanism, lazy state keyed by the Parameter object,
 the non-finite gradient check (before anything is touched), gradient clipping
 (``clipnorm``/``clipvalue``, see ``clipping.py``), weight decay (coupled L2 or
 decoupled, see ``weight_decay.py``), ``zero_grad`` and ``state_dict``.
+
+A hyperparameter's default is the optimizer's own (``DEFAULTS[convention]``)
+where it has one, else ``COMMON_DEFAULTS`` (AdamW's own ``weight_decay`` wins over
+the common 0.0): see :func:`default_hyperparameters`.
 """
 from __future__ import annotations
 
 import math
 
 from minidl import backend as B
+from minidl.optim import clipping, weight_decay
 from minidl.tensor import Parameter, no_grad
 
 CONVENTIONS = ("keras", "pytorch", "paper")
 
 #: options every optimizer accepts on top of its own hyperparameters
 COMMON_DEFAULTS = {"weight_decay": 0.0, "clipnorm": None, "clipvalue": None}
+
+
+def default_hyperparameters(cls, convention: str) -> dict:
+    """Every hyperparameter ``cls`` accepts under ``convention``, with its default.
+
+    The optimizer's own defaults win over ``COMMON_DEFAULTS`` (``{**COMMON_DEFAULTS,
+    **cls.DEFAULTS[convention]}``); its own names come first, then the common ones.
+    """
+    own = cls.DEFAULTS[convention]
+    return {**own, **{k: v for k, v in COMMON_DEFAULTS.items() if k not in own}}
+
+
+# ---------------------------------------------------------------- fast-path math
+def ema_update(avg, x, beta, buf):
+    """``avg = beta * avg + (1 - beta) * x`` in place (a moving average), using ``buf``.
+
+    ``buf`` is a work array shaped like ``avg``; it may be ``x`` itself (then ``x``
+    is overwritten). Runs the reference expression's operations in its order, so it
+    is bitwise equal to ``beta * avg + (1 - beta) * x``.
+    """
+    dt = avg.dtype.type
+    avg *= dt(beta)
+    B.get_array_module(avg).multiply(x, dt(1 - beta), out=buf)
+    avg += buf
 
 
 # ------------------------------------------------------------------ validation
@@ -90,7 +122,7 @@ class Optimizer:
                 f"{name}: unknown convention {convention!r}; {name} supports {sorted(self.DEFAULTS)}"
             )
         self.convention = convention
-        allowed = {**self.DEFAULTS[convention], **COMMON_DEFAULTS}
+        allowed = default_hyperparameters(type(self), convention)
         unknown = sorted(set(hyperparameters) - set(allowed))
         if unknown:
             raise ValueError(f"{name}: unknown hyperparameter(s) {unknown}; accepted: {sorted(allowed)}")
@@ -103,6 +135,7 @@ class Optimizer:
         groups = params if isinstance(params[0], dict) else [{"params": params}]
         self.param_groups = []
         self.state = {}
+        self._scratch = {}
         for group in groups:
             self.add_param_group(group)
 
@@ -150,8 +183,6 @@ class Optimizer:
 
     def step(self) -> None:
         """Apply one update to every parameter that has a gradient."""
-        from minidl.optim import clipping, weight_decay
-
         self._check_finite()
         with no_grad():
             for group in self.param_groups:
@@ -197,6 +228,20 @@ class Optimizer:
 
     def _update(self, param, grad, state, group) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
+
+    def scratch_like(self, like, slot=0):
+        """A work buffer shaped like ``like`` (same array module, dtype), made once per
+        (array type, shape, dtype, slot) and reused at every step.
+
+        Updates run one parameter after another, so parameters of one shape share it;
+        an update that needs k temporaries asks for slots 0 .. k-1. It is not optimizer
+        state: ``state_dict`` never sees it, and its contents mean nothing between calls.
+        """
+        key = (type(like), tuple(like.shape), like.dtype.str, slot)
+        buf = self._scratch.get(key)
+        if buf is None:
+            buf = self._scratch[key] = B.get_array_module(like).empty_like(like)
+        return buf
 
     # ------------------------------------------------------------- state
     def state_dict(self) -> dict:

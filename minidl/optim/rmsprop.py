@@ -47,49 +47,57 @@ Weight decay and clipping are applied before this rule by the base class.
 from __future__ import annotations
 
 from minidl import backend as B
-from minidl.optim.optimizer import Optimizer, check_bool, check_lr, check_nonnegative, check_positive, check_range
+from minidl.optim.optimizer import (Optimizer, check_bool, check_lr, check_nonnegative, check_positive,
+                                    check_range, ema_update)
 
 
-def rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, lr, rho, eps, momentum,
+def rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, denom, buf, lr, rho, eps, momentum,
                    eps_inside_sqrt):
     """One RMSprop step in place on ``param`` and the state arrays.
 
     ``grad_avg`` is None unless centered, ``momentum_buffer`` None unless ``momentum > 0``;
     ``eps_inside_sqrt`` selects the Keras/paper form (True) or PyTorch's (False).
+    ``denom`` and ``buf`` are scratch space; the operations are those of
+    ``RMSprop.reference_step`` in its order (bitwise equal).
     """
     xp = B.get_array_module(param)
     dt = param.dtype.type
-    square_avg *= dt(rho)
-    square_avg += dt(1 - rho) * (grad * grad)
+    xp.multiply(grad, grad, out=buf)                         # v = rho v + (1 - rho) g^2
+    ema_update(square_avg, buf, rho, buf)
     if grad_avg is not None:
-        if eps_inside_sqrt:
-            grad_avg *= dt(rho)
-            grad_avg += dt(1 - rho) * grad
-        else:
-            grad_avg += dt(1 - rho) * (grad - grad_avg)
-        denom = square_avg - grad_avg * grad_avg
+        if eps_inside_sqrt:                                  # m = rho m + (1 - rho) g
+            ema_update(grad_avg, grad, rho, buf)
+        else:                                                # m += (1 - rho) (g - m)
+            xp.subtract(grad, grad_avg, out=buf)
+            buf *= dt(1 - rho)
+            grad_avg += buf
+        xp.multiply(grad_avg, grad_avg, out=denom)           # v - m^2
+        xp.subtract(square_avg, denom, out=denom)
+        src = denom
     else:
-        denom = square_avg.copy()
-    if eps_inside_sqrt:
-        denom += dt(eps)
+        src = square_avg
+    if eps_inside_sqrt:                                      # sqrt(. + eps)
+        xp.add(src, dt(eps), out=denom)
         xp.sqrt(denom, out=denom)
-    else:
-        xp.sqrt(denom, out=denom)
+    else:                                                    # sqrt(.) + eps
+        xp.sqrt(src, out=denom)
         denom += dt(eps)
-    if momentum_buffer is None:
-        step = dt(lr) * grad
-        step /= denom
-        param -= step
-    elif eps_inside_sqrt:
-        step = dt(lr) * grad
-        step /= denom
+    if momentum_buffer is None:                              # w -= lr g / denom
+        xp.multiply(grad, dt(lr), out=buf)
+        buf /= denom
+        param -= buf
+    elif eps_inside_sqrt:                                    # b = mu b + lr g / denom; w -= b
+        xp.multiply(grad, dt(lr), out=buf)
+        buf /= denom
         momentum_buffer *= dt(momentum)
-        momentum_buffer += step
+        momentum_buffer += buf
         param -= momentum_buffer
-    else:
+    else:                                                    # b = mu b + g / denom; w -= lr b
         momentum_buffer *= dt(momentum)
-        momentum_buffer += grad / denom
-        param -= dt(lr) * momentum_buffer
+        xp.divide(grad, denom, out=buf)
+        momentum_buffer += buf
+        xp.multiply(momentum_buffer, dt(lr), out=buf)
+        param -= buf
 
 
 class RMSprop(Optimizer):
@@ -178,5 +186,5 @@ class RMSprop(Optimizer):
     def _update(self, param, grad, state, group):
         state["step"] += 1
         rmsprop_update(param, grad, state["square_avg"], state.get("grad_avg"), state.get("momentum_buffer"),
-                       group["lr"], group["rho"], group["eps"], group["momentum"],
+                       self.scratch_like(param, 0), self.scratch_like(param, 1), group["lr"], group["rho"], group["eps"], group["momentum"],
                        eps_inside_sqrt=self.convention != "pytorch")

@@ -49,32 +49,38 @@ from minidl import backend as B
 from minidl.optim.optimizer import Optimizer, check_lr, check_pair
 
 
-def rprop_update(param, grad, prev_grad, step_size, prev_delta, eta_minus, eta_plus, step_min, step_max):
+def rprop_update(param, grad, prev_grad, step_size, prev_delta, buf, factor,
+                 eta_minus, eta_plus, step_min, step_max):
     """One Rprop step in place on ``param`` and the state arrays.
 
     ``prev_delta`` is None for PyTorch's variant (no backtracking), the previous weight
     change for the paper's Rprop+ (undone where the gradient's sign flipped).
+    ``buf`` and ``factor`` are scratch space; the operations are those of
+    ``Rprop.reference_step`` (bitwise equal).
     """
     xp = B.get_array_module(param)
     dt = param.dtype.type
-    s = grad * prev_grad
-    xp.sign(s, out=s)
-    flipped = s < 0
-    factor = xp.where(s > 0, dt(eta_plus), xp.where(flipped, dt(eta_minus), dt(1)))
-    step_size *= factor
+    xp.multiply(grad, prev_grad, out=buf)                    # s = sign(g g_prev)
+    xp.sign(buf, out=buf)
+    flipped = buf < 0
+    factor.fill(dt(1))                                       # eta: eta+ (s > 0), eta- (s < 0), 1
+    xp.copyto(factor, dt(eta_plus), where=buf > 0)
+    xp.copyto(factor, dt(eta_minus), where=flipped)
+    step_size *= factor                                      # delta = clip(eta delta, min, max)
     xp.clip(step_size, dt(step_min), dt(step_max), out=step_size)
-    xp.copyto(prev_grad, grad)
+    xp.copyto(prev_grad, grad)                               # g_prev = where(s < 0, 0, g)
     xp.copyto(prev_grad, dt(0), where=flipped)
-    if prev_delta is None:
-        change = xp.sign(prev_grad)
-        change *= step_size
-        param -= change
-    else:
-        change = -xp.sign(grad)
-        change *= step_size
+    if prev_delta is None:                                   # w -= sign(g_prev) delta
+        xp.sign(prev_grad, out=buf)
+        buf *= step_size
+        param -= buf
+    else:                                                    # dw = where(s < 0, -dw, -sign(g) delta)
+        xp.sign(grad, out=buf)
+        xp.negative(buf, out=buf)
+        buf *= step_size
         xp.negative(prev_delta, out=prev_delta)
-        xp.copyto(prev_delta, change, where=~flipped)
-        param += prev_delta
+        xp.copyto(prev_delta, buf, where=~flipped)
+        param += prev_delta                                  # w += dw
 
 
 class Rprop(Optimizer):
@@ -141,4 +147,5 @@ class Rprop(Optimizer):
         eta_minus, eta_plus = group["etas"]
         step_min, step_max = group["step_sizes"]
         rprop_update(param, grad, state["prev_grad"], state["step_size"], state.get("prev_delta"),
+                     self.scratch_like(param, 0), self.scratch_like(param, 1),
                      eta_minus, eta_plus, step_min, step_max)

@@ -34,28 +34,41 @@ from minidl import backend as B
 from minidl.optim.optimizer import Optimizer, check_bool, check_lr, check_nonnegative, check_range
 
 
-def sgd_update(param, grad, velocity, lr, momentum, nesterov, dampening, convention, first_step):
-    """One SGD step in place on ``param`` (and ``velocity``, the momentum buffer)."""
+def sgd_update(param, grad, velocity, buf, buf2, lr, momentum, nesterov, dampening, convention, first_step):
+    """One SGD step in place on ``param`` (and ``velocity``, the momentum buffer).
+
+    ``buf``, ``buf2`` are scratch space; the operations are those of ``SGD.reference_step``
+    in its order (bitwise equal).
+    """
+    xp = B.get_array_module(param)
     dt = param.dtype.type
     if momentum == 0:
-        param -= dt(lr) * grad
+        xp.multiply(grad, dt(lr), out=buf)                   # w -= lr g
+        param -= buf
         return
     if convention == "pytorch":
         if first_step:
-            velocity[...] = grad
+            velocity[...] = grad                             # b_1 = g_1
         else:
-            velocity *= dt(momentum)
-            velocity += dt(1 - dampening) * grad
-        if nesterov:
-            param -= dt(lr) * (grad + dt(momentum) * velocity)
-        else:
-            param -= dt(lr) * velocity
+            velocity *= dt(momentum)                         # b = mu b + (1 - d) g
+            xp.multiply(grad, dt(1 - dampening), out=buf)
+            velocity += buf
+        if nesterov:                                         # w -= lr (g + mu b)
+            xp.multiply(velocity, dt(momentum), out=buf)
+            buf += grad
+            buf *= dt(lr)
+        else:                                                # w -= lr b
+            xp.multiply(velocity, dt(lr), out=buf)
+        param -= buf
     else:
-        velocity *= dt(momentum)
-        velocity -= dt(lr) * grad
-        if nesterov:
-            param += dt(momentum) * velocity - dt(lr) * grad
-        else:
+        velocity *= dt(momentum)                             # v = mu v - lr g
+        xp.multiply(grad, dt(lr), out=buf)
+        velocity -= buf
+        if nesterov:                                         # w += mu v - lr g
+            xp.multiply(velocity, dt(momentum), out=buf2)
+            buf2 -= buf
+            param += buf2
+        else:                                                # w += v
             param += velocity
 
 
@@ -77,11 +90,11 @@ class SGD(Optimizer):
         check_nonnegative(group["momentum"], "momentum")
         check_bool(group["nesterov"], "nesterov")
         if group["nesterov"] and group["momentum"] <= 0:
-            raise ValueError("Invalid nesterov: True needs momentum > 0 (got momentum=0)")
+            raise ValueError(f"Invalid nesterov: True needs momentum > 0 (got momentum={group['momentum']!r})")
         if "dampening" in group:
             check_range(group["dampening"], "dampening", 0, 1)
             if group["nesterov"] and group["dampening"] != 0:
-                raise ValueError("Invalid dampening: Nesterov momentum needs dampening 0")
+                raise ValueError(f"Invalid dampening: {group['dampening']!r} (Nesterov momentum needs dampening 0)")
 
     def initial_state(self, w, group):
         state = {"step": 0}
@@ -125,5 +138,6 @@ class SGD(Optimizer):
 
     def _update(self, param, grad, state, group):
         state["step"] += 1
-        sgd_update(param, grad, state.get("momentum_buffer"), group["lr"], group["momentum"],
-                   group["nesterov"], group.get("dampening", 0.0), self.convention, state["step"] == 1)
+        sgd_update(param, grad, state.get("momentum_buffer"), self.scratch_like(param, 0),
+                   self.scratch_like(param, 1), group["lr"], group["momentum"], group["nesterov"],
+                   group.get("dampening", 0.0), self.convention, state["step"] == 1)
