@@ -129,8 +129,17 @@ class Sequential(Module):
             setattr(self, str(i), layer)
 
     def forward(self, x):
-        for layer in self._modules.values():
-            x = layer(x)
+        from minidl.nn import fusion  # fused fast paths for some runs of layers (nn/fusion.py)
+
+        layers = list(self._modules.values())
+        i = 0
+        while i < len(layers):
+            fast = fusion.match(layers, i)
+            if fast is not None:     # e.g. Conv2D -> ReLU -> MaxPool2D as one op, same results
+                fn, count = fast
+                x, i = fn(x), i + count
+            else:
+                x, i = layers[i](x), i + 1
         return x
 
     def __getitem__(self, index):

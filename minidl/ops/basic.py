@@ -93,12 +93,14 @@ class Log(Function):
 
 
 class ReLU(Function):
+    """``max(a, 0)``; the gradient passes where ``a > 0`` (0 at a == 0, as in PyTorch)."""
+
     def forward(self, a):
-        self.mask = a > 0
-        return a * self.mask
+        self.out = B.get_array_module(a).maximum(a, 0)
+        return self.out   # out > 0 exactly where a > 0: no separate mask is kept
 
     def backward(self, g):
-        return g * self.mask
+        return g * (self.out > 0)
 
 
 class MatMul(Function):

@@ -25,10 +25,10 @@ class DropoutFunction(Function):
 def dropout_mask(shape, rate, rng, dtype):
     """The scaled keep-mask for ``rate``, drawn from ``rng`` (a backend Generator)."""
     xp = B.xp()
-    u = rng.random(shape, dtype=B.np.float32 if dtype == B.np.float32 else B.np.float64)
-    mask = (u >= rate).astype(dtype)
-    mask *= xp.asarray(1.0 / (1.0 - rate), dtype=dtype)
-    return mask
+    mask = rng.random(shape, dtype=B.np.float32 if dtype == B.np.float32 else B.np.float64)
+    xp.greater_equal(mask, rate, out=mask)       # u >= rate, written as 1.0 / 0.0 in place
+    mask *= B.np.dtype(dtype).type(1.0 / (1.0 - rate))   # a scalar argument: no host-device copy
+    return mask.astype(dtype, copy=False)
 
 
 def dropout(x, rate, rng=None, training=True, mask=None):

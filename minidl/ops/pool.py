@@ -22,17 +22,18 @@ class MaxPool2DFunction(Function):
         sh, sw = stride
         n, c, h, w = x.shape
         oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
-        out = None
-        winner = xp.zeros((n, c, oh, ow), dtype=xp.uint8)
-        for k in range(kh * kw):
+        out = x[:, :, 0:sh * oh:sh, 0:sw * ow:sw].copy()     # offset k = 0
+        winner = xp.zeros((n, c, oh, ow), dtype=xp.uint8)  # offset (i * KW + j) of each max
+        better = xp.empty((n, c, oh, ow), dtype=xp.uint8)
+        for k in range(1, kh * kw):
             i, j = divmod(k, kw)
             window = x[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw]
-            if out is None:
-                out = window.copy()
-                continue
-            better = window > out
+            # winner = k where this offset is strictly larger (so ties keep the first);
+            # k exceeds every earlier offset, so that is max(winner, k * (window > out))
+            xp.greater(window, out, out=better)
+            better *= xp.uint8(k)
+            xp.maximum(winner, better, out=winner)
             xp.maximum(out, window, out=out)
-            winner[better] = k
         self.winner, self.geom = winner, (x.shape, pool, stride, oh, ow)
         return out
 
@@ -40,9 +41,14 @@ class MaxPool2DFunction(Function):
         xp = B.get_array_module(g)
         shape, (kh, kw), (sh, sw), oh, ow = self.geom
         gx = xp.zeros(shape, dtype=g.dtype)
+        overlap = sh < kh or sw < kw
         for k in range(kh * kw):
             i, j = divmod(k, kw)
-            gx[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] += g * (self.winner == k)
+            window = gx[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw]
+            if overlap:   # windows share input elements: their gradients add up
+                window += g * (self.winner == k)
+            else:         # each input element lies in at most one window: write in place
+                xp.multiply(g, self.winner == k, out=window)
         return gx
 
 

@@ -1,0 +1,300 @@
+"""The fast paths in the ops give the results of the plain formulas they replace.
+
+* conv2d (per-sample im2col, bias folded into the GEMM) equals the convolution's
+  definition, a sum over kernel offsets, built from the Tensor's basic ops;
+* max_pool2d (running max of strided windows) equals the max over each window
+  (reshape + max), with the gradient going to the first maximum on ties;
+* ReLU as maximum(x, 0) equals x * (x > 0), gradient g * (x > 0);
+* the dropout mask written in place equals (u >= rate) / (1 - rate) from the same draws;
+* the fused Conv2D -> ReLU -> MaxPool2D op equals the three layers one by one
+  (and relu(pool(x)) equals pool(relu(x)) exactly), forward and gradients;
+* Sequential takes the fused path only where it applies.
+
+GPU: the training step makes no host-device copies (skipped without CuPy).
+The optimizers' teaching-vs-fast parity lives in their own tests.
+"""
+import sys
+
+import numpy as np
+import pytest
+
+from minidl import backend as B
+from minidl import models, nn, ops
+from minidl.nn import fusion
+from minidl.ops.fused import Conv2DMaxPoolReLU, conv2d_maxpool2d_relu
+from minidl.tensor import Tensor
+
+dropout_module = sys.modules["minidl.ops.dropout"]
+
+
+def leaf(a):
+    return Tensor(a, requires_grad=True)
+
+
+def conv_by_definition(x, w, b, stride, pad):
+    """out[n,o,y,x] = b[o] + sum_{c,i,j} w[o,c,i,j] x_pad[n,c,y*s+i,x*s+j], from basic Tensor ops.
+
+    ``x`` is the already padded input (a Tensor); one GetItem + MatMul per kernel offset.
+    """
+    n, c, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    oh, ow = (h - kh) // stride + 1, (wd - kw) // stride + 1
+    out = None
+    for i in range(kh):
+        for j in range(kw):
+            patch = x[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride]   # (N, C, OH, OW)
+            term = patch.transpose(0, 2, 3, 1) @ w[:, :, i, j].transpose()       # (N, OH, OW, O)
+            out = term if out is None else out + term
+    return (out + b).transpose(0, 3, 1, 2)
+
+
+@pytest.mark.parametrize("c,stride,padding", [(1, 1, "valid"), (3, 2, "valid"), (2, 1, "same"), (2, 2, 1)])
+def test_conv2d_equals_its_definition(float64, c, stride, padding):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, c, 9, 8))
+    w = rng.standard_normal((4, c, 3, 3))
+    b = rng.standard_normal(4)
+    xt, wt, bt = leaf(x), leaf(w), leaf(b)
+    y = ops.conv2d(xt, wt, bt, stride=stride, padding=padding)
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+
+    (pt, pb), (pl, pr) = ops.conv.conv_padding(padding, x.shape[2:], (3, 3), (stride, stride))
+    xp_ = leaf(np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr))))
+    w2, b2 = leaf(w), leaf(b)
+    ref = conv_by_definition(xp_, w2, b2, stride, None)
+    ref.backward(g)
+    np.testing.assert_allclose(y.numpy(), ref.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(wt.grad, w2.grad, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(bt.grad, b2.grad, rtol=1e-12, atol=1e-12)
+    gx_ref = xp_.grad[:, :, pt:xp_.shape[2] - pb, pl:xp_.shape[3] - pr]
+    np.testing.assert_allclose(xt.grad, gx_ref, rtol=1e-12, atol=1e-12)
+
+
+def test_max_pool_equals_reshape_max(float64):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3, 8, 6))   # continuous values: no ties
+    a = leaf(x)
+    y = ops.max_pool2d(a, 2)
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+    b = leaf(x)
+    ref = b.reshape(2, 3, 4, 2, 3, 2).max(axis=(3, 5))
+    ref.backward(g)
+    np.testing.assert_array_equal(y.numpy(), ref.numpy())
+    np.testing.assert_array_equal(a.grad, b.grad)
+
+
+@pytest.mark.parametrize("pool,stride,shape", [(2, 2, (2, 2, 7, 9)), (3, 2, (2, 2, 9, 8)), (2, 1, (1, 2, 5, 5))])
+def test_max_pool_equals_window_loop(float64, pool, stride, shape):
+    """Window by window, the gradient to the first maximum (ties from rounded values)."""
+    rng = np.random.default_rng(2)
+    x = np.round(rng.standard_normal(shape), 1)        # rounding makes ties
+    a = leaf(x)
+    y = ops.max_pool2d(a, pool, stride)
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+    n, c, h, w = shape
+    oh, ow = (h - pool) // stride + 1, (w - pool) // stride + 1
+    ref, gref = np.empty((n, c, oh, ow)), np.zeros(shape)
+    for ni in range(n):
+        for ci in range(c):
+            for yi in range(oh):
+                for xi in range(ow):
+                    win = x[ni, ci, yi * stride:yi * stride + pool, xi * stride:xi * stride + pool]
+                    r, s = divmod(int(np.argmax(win)), pool)   # argmax: the first maximum
+                    ref[ni, ci, yi, xi] = win[r, s]
+                    gref[ni, ci, yi * stride + r, xi * stride + s] += g[ni, ci, yi, xi]
+    np.testing.assert_array_equal(y.numpy(), ref)
+    np.testing.assert_allclose(a.grad, gref, rtol=1e-14, atol=0)
+
+
+def test_relu_equals_mask_formula():
+    x = np.array([[-2.0, -0.0, 0.0, 1e-30, 3.5, -1e-30]], dtype=np.float32)
+    g = np.arange(1, 7, dtype=np.float32).reshape(1, 6)
+    a = leaf(x)
+    y = a.relu()
+    y.backward(g)
+    np.testing.assert_array_equal(y.numpy(), x * (x > 0))
+    np.testing.assert_array_equal(a.grad, g * (x > 0))
+    assert y.dtype == np.float32 and a.grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dropout_mask_equals_formula(dtype):
+    mask = dropout_module.dropout_mask((50, 40), 0.3, np.random.default_rng(5), dtype)
+    u = np.random.default_rng(5).random((50, 40), dtype=dtype)
+    np.testing.assert_array_equal(mask, (u >= 0.3).astype(dtype) * dtype(1.0 / 0.7))
+    assert mask.dtype == dtype
+
+
+# ------------------------------------------------------------------ fused conv -> pool -> relu
+FUSED_CASES = [
+    # (N, C, H, W), out channels, kernel, stride, padding, pool
+    ((3, 1, 12, 12), 4, 3, 1, "valid", 2),     # the CNN's block, smaller
+    ((2, 3, 11, 9), 5, 3, 1, "valid", 2),      # odd conv output: last row/column not pooled
+    ((2, 2, 9, 11), 3, 3, 2, "same", 2),
+    ((2, 2, 10, 9), 3, 2, 1, 1, 3),
+    ((2, 2, 12, 12), 3, 3, 1, "valid", (2, 3)),
+]
+
+
+def _three_layers(x, w, b, stride, padding, pool, relu_first):
+    h = ops.conv2d(x, w, b, stride=stride, padding=padding)
+    if relu_first:
+        return ops.max_pool2d(h.relu(), pool)
+    return ops.max_pool2d(h, pool).relu()
+
+
+@pytest.mark.parametrize("relu_first", [True, False])
+@pytest.mark.parametrize("shape,o,k,stride,padding,pool", FUSED_CASES)
+def test_fused_conv_pool_relu_equals_layers(float64, shape, o, k, stride, padding, pool, relu_first):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(shape)
+    w = rng.standard_normal((o, shape[1], k, k))
+    w_flat = np.abs(w).reshape(o, -1).sum(axis=1)
+    b = rng.standard_normal(o) * 0.5 - 0.5 * w_flat     # about half of the pooled values <= 0
+    xf, wf, bf = leaf(x), leaf(w), leaf(b)
+    y = conv2d_maxpool2d_relu(xf, wf, bf, stride, padding, pool)
+    xr, wr, br = leaf(x), leaf(w), leaf(b)
+    ref = _three_layers(xr, wr, br, stride, padding, pool, relu_first)
+    assert y.shape == ref.shape
+    assert (ref.numpy() == 0).any() and (ref.numpy() > 0).any()   # the ReLU matters here
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+    ref.backward(g)
+    np.testing.assert_allclose(y.numpy(), ref.numpy(), rtol=1e-12, atol=1e-12)
+    for fast, plain in ((xf, xr), (wf, wr), (bf, br)):
+        np.testing.assert_allclose(fast.grad, plain.grad, rtol=1e-11, atol=1e-11)
+
+
+def test_relu_and_pool_commute_exactly():
+    """relu(pool(x)) and pool(relu(x)): the same values and the same gradients, bit for bit."""
+    rng = np.random.default_rng(4)
+    x = np.round(rng.standard_normal((4, 3, 8, 8)), 1).astype(np.float32)   # ties and zeros
+    g = rng.standard_normal((4, 3, 4, 4)).astype(np.float32)
+    a, b = leaf(x), leaf(x)
+    ya = ops.max_pool2d(a, 2).relu()
+    yb = ops.max_pool2d(b.relu(), 2)
+    ya.backward(g)
+    yb.backward(g)
+    np.testing.assert_array_equal(ya.numpy(), yb.numpy())
+    np.testing.assert_array_equal(a.grad, b.grad)
+
+
+def _cnn_step(model, x, y):
+    loss = ops.softmax_cross_entropy(model(x), y)
+    model.zero_grad()
+    loss.backward()
+    return loss.item(), {n: p.grad.copy() for n, p in model.named_parameters()}
+
+
+def test_cnn_fused_equals_layer_by_layer_float32():
+    """The article's CNN in float32: loss and every gradient match with and without fusion."""
+    rng = np.random.default_rng(6)
+    x = rng.random((16, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, 16)
+    model = models.mnist_cnn(seed=1).eval()        # eval: no dropout draws to keep in step
+    loss_fast, grads_fast = _cnn_step(model, x, y)
+    with fusion.disabled():
+        loss_plain, grads_plain = _cnn_step(model, x, y)
+    assert loss_fast == pytest.approx(loss_plain, rel=1e-6)
+    for name in grads_plain:
+        assert grads_fast[name].dtype == np.float32
+        np.testing.assert_allclose(grads_fast[name], grads_plain[name], rtol=1e-4, atol=1e-6, err_msg=name)
+
+
+def _ops_in_graph(t):
+    seen, stack = [], [t]
+    while stack:
+        node = stack.pop()
+        if node._ctx is not None:
+            seen.append(type(node._ctx))
+            stack.extend(node._ctx.parents)
+    return seen
+
+
+def test_sequential_takes_the_fused_path_only_where_it_applies():
+    x = np.random.default_rng(7).random((2, 1, 28, 28), dtype=np.float32)
+    model = models.mnist_cnn(seed=0)
+    assert Conv2DMaxPoolReLU in _ops_in_graph(model(x))
+    # overlapping pool, a subclassed layer, the wrong order: layer by layer
+    overlapping = nn.Sequential(nn.Conv2D(1, 2, 3), nn.ReLU(), nn.MaxPool2D(3, stride=2))
+
+    class MyReLU(nn.ReLU):
+        pass
+
+    custom = nn.Sequential(nn.Conv2D(1, 2, 3), MyReLU(), nn.MaxPool2D(2))
+    other = nn.Sequential(nn.ReLU(), nn.Conv2D(1, 2, 3), nn.MaxPool2D(2))
+    for m in (overlapping, custom, other):
+        assert Conv2DMaxPoolReLU not in _ops_in_graph(m(Tensor(x, requires_grad=True)))
+    pool_then_relu = nn.Sequential(nn.Conv2D(1, 2, 3), nn.MaxPool2D(2), nn.ReLU())
+    assert Conv2DMaxPoolReLU in _ops_in_graph(pool_then_relu(Tensor(x, requires_grad=True)))
+
+
+def test_fusion_disabled_runs_layer_by_layer():
+    x = np.random.default_rng(8).random((2, 1, 28, 28), dtype=np.float32)
+    model = models.mnist_cnn(seed=0)
+    with fusion.disabled():
+        assert not fusion.is_enabled()
+        assert Conv2DMaxPoolReLU not in _ops_in_graph(model(x))
+    assert fusion.is_enabled()
+
+
+def test_fused_op_checks_its_input():
+    w, b = Tensor(np.zeros((2, 1, 3, 3), np.float32)), Tensor(np.zeros(2, np.float32))
+    with pytest.raises(ValueError, match="channels"):
+        conv2d_maxpool2d_relu(Tensor(np.zeros((1, 2, 8, 8), np.float32)), w, b)
+    with pytest.raises(ValueError, match="smaller than the pool"):
+        conv2d_maxpool2d_relu(Tensor(np.zeros((1, 1, 4, 4), np.float32)), w, b, pool_size=3)
+
+
+# ---------------------------------------------------------------------------------- GPU
+@pytest.mark.gpu
+@pytest.mark.skipif(not B.cupy_available(), reason="CuPy or a GPU is missing")
+def test_training_step_makes_no_host_device_copies(monkeypatch):
+    """Forward, backward and the optimizer step on the GPU: no transfer, no synchronisation.
+
+    Host <-> device copies are counted by wrapping cupy.asnumpy and cupy.asarray / cupy.array
+    (with a host input); implicit device-to-host reads (bool(), float(), .item()) synchronise
+    the device, which cupyx.allow_synchronize(False) turns into an error where CuPy has it.
+    """
+    import cupy
+    import cupyx
+
+    from minidl import optim
+
+    copies = []
+
+    def counting(fn, what, host_input_only=False):
+        def wrapper(a, *args, **kwargs):
+            if not host_input_only or not isinstance(a, cupy.ndarray):
+                copies.append(what)
+            return fn(a, *args, **kwargs)
+        return wrapper
+
+    with B.use_backend("cupy"):
+        model = models.mnist_cnn(seed=0)
+        opt = optim.create("adam", model.parameters())
+        rng = np.random.default_rng(0)
+        x = cupy.asarray(rng.random((64, 1, 28, 28), dtype=np.float32))
+        y = cupy.asarray(rng.integers(0, 10, 64))
+
+        def step():
+            loss = ops.softmax_cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+
+        step()                       # first step: state allocation
+        cupy.cuda.get_current_stream().synchronize()
+        monkeypatch.setattr(cupy, "asnumpy", counting(cupy.asnumpy, "asnumpy"))
+        monkeypatch.setattr(cupy, "asarray", counting(cupy.asarray, "asarray(host)", True))
+        monkeypatch.setattr(cupy, "array", counting(cupy.array, "array(host)", True))
+        if hasattr(cupyx, "allow_synchronize"):
+            with cupyx.allow_synchronize(False):
+                step()
+        else:
+            step()
+        assert copies == [], f"host-device copies inside the training step: {copies}"
