@@ -338,3 +338,20 @@ def test_scratch_buffers_are_made_once_and_are_not_state(name, float64):
     assert opt._scratch.keys() == buffers.keys() and all(opt._scratch[k] is b for k, b in buffers.items())
     assert opt.scratch_like(params[0].data, 0) is opt.scratch_like(params[1].data, 0)
     assert "_scratch" not in str(opt.state_dict())
+
+
+def test_check_finite_can_be_switched_off():
+    import numpy as np
+
+    from minidl import optim
+    from minidl.tensor import Parameter
+
+    p = Parameter(np.ones(3, dtype=np.float32), name="w")
+    opt = optim.SGD([p], lr=0.1)
+    p.grad = np.array([1.0, np.nan, 0.0], dtype=np.float32)
+    with pytest.raises(FloatingPointError, match="'w'"):
+        opt.step()
+    assert np.array_equal(p.data, np.ones(3, dtype=np.float32))
+    opt.check_finite = False           # documented opt-out: the NaN now goes through
+    opt.step()
+    assert np.isnan(p.data[1]) and p.data[0] == np.float32(0.9)

@@ -114,6 +114,8 @@ class Optimizer:
     DEFAULTS: dict = {}
     #: True for optimizers whose own weight decay is decoupled whatever the convention (AdamW)
     DECOUPLED_WEIGHT_DECAY = False
+    #: check every gradient for NaN/Inf before a step (see _check_finite)
+    check_finite = True
 
     def __init__(self, params, convention: str = "keras", **hyperparameters):
         name = type(self).__name__
@@ -201,14 +203,26 @@ class Optimizer:
         return self.DECOUPLED_WEIGHT_DECAY or self.convention == "keras"
 
     def _check_finite(self):
-        """Raise before any change if a gradient holds NaN or Inf, naming the parameter."""
-        for group in self.param_groups:
+        """Raise before any change if a gradient holds NaN or Inf, naming the parameter.
+
+        One combined test over all gradients, so one device-to-host read per step on
+        the GPU; the per-parameter search runs only when something is not finite.
+        Set ``optimizer.check_finite = False`` to skip it (e.g. to keep a GPU step
+        free of synchronisations).
+        """
+        if not self.check_finite:
+            return
+        grads = [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]
+        if not grads:
+            return
+        xp = B.get_array_module(grads[0])
+        flags = xp.stack([xp.isfinite(g).all() for g in grads])
+        if bool(flags.all()):
+            return
+        for gi, group in enumerate(self.param_groups):
             for i, p in enumerate(group["params"]):
-                if p.grad is None:
-                    continue
-                xp = B.get_array_module(p.grad)
-                if not bool(xp.isfinite(p.grad).all()):
-                    label = p.name or f"param_groups[{self.param_groups.index(group)}]['params'][{i}]"
+                if p.grad is not None and not bool(xp.isfinite(p.grad).all()):
+                    label = p.name or f"param_groups[{gi}]['params'][{i}]"
                     raise FloatingPointError(
                         f"{type(self).__name__}.step: the gradient of parameter {label!r} "
                         f"(shape {tuple(p.shape)}) holds NaN or Inf; weights and state left unchanged"
