@@ -224,13 +224,15 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    if args.backend:
-        from minidl import backend
+    from minidl import backend
+    from minidl.data import DatasetNotFoundError
 
-        backend.set_backend(args.backend)
     try:
+        if args.backend:
+            backend.set_backend(args.backend)
         return args.run(args)
-    except ValueError as exc:
-        # bad specs, unknown functions, bad vectors: say what is accepted, exit 2 like argparse
+    except (ValueError, backend.BackendUnavailable, DatasetNotFoundError) as exc:
+        # bad specs, unknown functions, bad vectors, no CuPy/GPU, no data offline:
+        # say what is accepted or missing, exit 2 like argparse
         print(f"minidl {args.command}: error: {exc}", file=sys.stderr)
         return 2

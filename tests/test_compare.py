@@ -156,3 +156,9 @@ def test_table_mean_and_std_over_seeds_and_side_by_side():
 def test_python_dash_m_minidl_compare_help():
     out = subprocess.run([sys.executable, "-m", "minidl", "compare", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "--side-by-side" in out.stdout and "--seeds" in out.stdout
+
+
+@pytest.mark.skipif(__import__("minidl").backend.cupy_available(), reason="CuPy and a GPU are present")
+def test_cupy_backend_missing_is_a_clear_error(capsys):
+    assert cli.main(QUICK + ["--backend", "cupy"]) == 2
+    assert "pip install minidl[gpu]" in capsys.readouterr().err
