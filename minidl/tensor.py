@@ -189,6 +189,7 @@ class Tensor:
             grad = xp.ones_like(self.data)
         else:
             grad = grad.data if isinstance(grad, Tensor) else xp.asarray(grad, dtype=self.dtype)
+            grad = grad.copy()  # the caller's array: never let a leaf's .grad alias it
             if grad.shape != self.shape:
                 raise ValueError(
                     f"backward: grad has shape {tuple(grad.shape)}, expected {tuple(self.shape)}"
@@ -196,6 +197,7 @@ class Tensor:
 
         order = self._topological_order()
         grads = {id(self): grad}
+        stored = set()  # ids of the arrays handed to leaves in this pass
         for node in reversed(order):
             g = grads.pop(id(node), None)
             if g is None:
@@ -203,7 +205,7 @@ class Tensor:
             ctx = node._ctx
             if ctx is None:  # a leaf
                 if node.requires_grad:
-                    node._accumulate(g)
+                    node._accumulate(g, stored)
                 continue
             parent_grads = ctx.backward(g)
             if not isinstance(parent_grads, tuple):
@@ -215,15 +217,26 @@ class Tensor:
                 prev = grads.get(key)
                 grads[key] = pg if prev is None else prev + pg
 
-    def _accumulate(self, g) -> None:
+    def _accumulate(self, g, stored) -> None:
+        """Add ``g`` to ``.grad``; every leaf ends up owning its own buffer.
+
+        Ops return fresh arrays, except that one may hand the same array (or a view
+        of one) to several inputs (``a + b`` gives ``g`` to both).  So ``g`` is copied
+        only when it is a view or already went to another leaf in this pass; a
+        fresh array (the weight gradient of a matmul, say) is kept as it is, with no
+        copy in the training step.  The engine never writes into ``g``.
+        """
         if g.shape != self.data.shape:  # pragma: no cover - an op bug
             raise RuntimeError(f"internal: gradient shape {g.shape} != data shape {self.data.shape}")
         if g.dtype != self.data.dtype:
             g = g.astype(self.data.dtype)
-        if self.grad is None:
-            self.grad = g.copy()  # own the buffer: ops may hand the same array to two inputs
-        else:
+        if self.grad is not None:
             self.grad = self.grad + g
+        elif g.base is not None or id(g) in stored:
+            self.grad = g.copy()
+        else:
+            self.grad = g
+        stored.add(id(self.grad))
 
     def _topological_order(self):
         """Nodes reachable from self, each after all of its inputs (iterative DFS)."""

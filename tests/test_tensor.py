@@ -121,3 +121,21 @@ def test_parameter_basics():
     assert p.requires_grad and p.grad is None and p.is_leaf
     with pytest.raises(TypeError, match="floating-point"):
         minidl.Parameter(np.zeros(3, dtype=np.int64))
+
+
+def test_leaf_grads_never_alias_views_or_each_other():
+    a = Tensor(np.ones((2, 3), dtype=np.float32), requires_grad=True)
+    b = Tensor(np.ones((2, 3), dtype=np.float32), requires_grad=True)
+    ((a + b).reshape(6) * 2).sum().backward()      # Reshape hands a view to Add, which gives it to both
+    assert not np.shares_memory(a.grad, b.grad)
+    a.grad *= 10
+    np.testing.assert_allclose(b.grad, np.full((2, 3), 2.0))
+    c = Tensor([1.0, 2.0], requires_grad=True)
+    g = np.array([1.0, 1.0], dtype=np.float32)
+    (c + 0.0).backward(g)                           # the caller's array passes straight through
+    c.grad *= 5
+    np.testing.assert_allclose(g, [1.0, 1.0])
+    s = Tensor([3.0], requires_grad=True)
+    s.sum().backward()                              # Sum's gradient is a read-only broadcast view
+    s.grad += 1                                     # must be writable (an optimizer may do this)
+    np.testing.assert_allclose(s.grad, [2.0])
