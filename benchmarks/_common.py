@@ -15,6 +15,7 @@ Both frameworks train the article's CNN the same way:
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -82,7 +83,8 @@ class MinidlTrainer:
 
     name = "minidl"
 
-    def __init__(self, optimizer: str = "adam", seed: int = 0, backend: str = "numpy"):
+    def __init__(self, optimizer: str = "adam", seed: int = 0, backend: str = "numpy",
+                 flush_denormals: bool = True):
         from minidl import models, ops, optim
 
         B.set_backend(backend)
@@ -90,6 +92,7 @@ class MinidlTrainer:
         self.model = models.mnist_cnn(seed=seed)
         self.model.train()
         self.opt = make_minidl_optimizer(optim, optimizer, self.model.parameters())
+        self.flush_denormals = flush_denormals     # as minidl.train.fit's option (default True)
 
     def step(self, x_u8, y, track=False):
         x = B.asarray(batch_to_float(x_u8))
@@ -130,9 +133,10 @@ class TorchTrainer:
 
     name = "pytorch"
 
-    def __init__(self, torch, seed: int = 0, threads: int = 2):
+    def __init__(self, torch, seed: int = 0, threads: int = 2, flush_denormals: bool = False):
         self.torch = torch
         torch.set_num_threads(threads)
+        torch.set_flush_denormal(flush_denormals)   # PyTorch's default: False
         torch.manual_seed(seed)
         nn = torch.nn
         self.model = nn.Sequential(
@@ -185,16 +189,23 @@ def run_epoch(trainer, images, labels, batch_size, seed, loop="plain"):
         dataset = ArrayDataset(images, labels)
         trainer.sync()
         start = time.perf_counter()
-        fit(trainer.model, trainer.opt, dataset, epochs=1, batch_size=batch_size, seed=seed, verbose=0)
+        fit(trainer.model, trainer.opt, dataset, epochs=1, batch_size=batch_size, seed=seed, verbose=0,
+            flush_denormals=trainer.flush_denormals)
         trainer.sync()
         return time.perf_counter() - start
     order = np.random.default_rng(seed).permutation(len(images))
     track = loop == "fit"
+    flush = contextlib.nullcontext()
+    if isinstance(trainer, MinidlTrainer):
+        from minidl import cpu
+
+        flush = cpu.flush_denormals(trainer.flush_denormals)
     trainer.sync()
     start = time.perf_counter()
-    for lo in range(0, len(images), batch_size):
-        idx = order[lo:lo + batch_size]
-        trainer.step(images[idx], labels[idx], track=track)
+    with flush:
+        for lo in range(0, len(images), batch_size):
+            idx = order[lo:lo + batch_size]
+            trainer.step(images[idx], labels[idx], track=track)
     trainer.sync()
     return time.perf_counter() - start
 

@@ -28,6 +28,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _common as C  # noqa: E402
 
+from minidl import cpu  # noqa: E402
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -38,26 +40,37 @@ def main(argv=None):
     parser.add_argument("--data", choices=["random", "mnist"], default="random",
                         help="random uint8 images of MNIST's shape, or the real MNIST training set")
     parser.add_argument("--optimizer", default="adam", help="minidl optimizer (PyTorch always uses Adam)")
-    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads and minidl.cpu.set_num_threads (minidl's elementwise "
+                             "threads; its BLAS uses the machine's cores, or OPENBLAS_NUM_THREADS)")
     parser.add_argument("--backend", default="numpy", choices=["numpy", "cupy"])
     parser.add_argument("--no-torch", action="store_true", help="time minidl only")
     parser.add_argument("--loop", choices=["fit", "plain"], default=None,
                         help="fit: minidl.train.fit (reads each step's loss, counts correct predictions; "
                              "PyTorch's loop does the same); plain: bare steps in both. "
                              "Default: fit where minidl.train exists")
+    parser.add_argument("--no-flush-denormals", action="store_true",
+                        help="minidl computes with IEEE subnormals (fit's flush_denormals=False); "
+                             "by default it flushes them to zero, as minidl.train.fit does")
+    parser.add_argument("--torch-flush-denormals", action="store_true",
+                        help="also PyTorch flushes them (torch.set_flush_denormal(True)); "
+                             "by default PyTorch runs with its own default (off)")
     parser.add_argument("--json", default=None, help="write the results to this JSON file")
     args = parser.parse_args(argv)
 
+    cpu.set_num_threads(args.threads)
     loop = args.loop or ("fit" if C.fit_available() else "plain")
     images, labels, what = C.load_images(args.images, args.data)
     scale = C.IMAGES_PER_EPOCH / args.images
-    trainers = [C.MinidlTrainer(args.optimizer, seed=0, backend=args.backend)]
+    trainers = [C.MinidlTrainer(args.optimizer, seed=0, backend=args.backend,
+                                flush_denormals=not args.no_flush_denormals)]
     torch = None if args.no_torch else C.torch_or_none()
     if torch is not None:
-        trainers.append(C.TorchTrainer(torch, seed=0, threads=args.threads))
+        trainers.append(C.TorchTrainer(torch, seed=0, threads=args.threads,
+                                       flush_denormals=args.torch_flush_denormals))
     machine = C.machine_info()
     print(f"{what}: {args.images} images per timed epoch (x{scale:.3g} to 60,000), batch {args.batch_size}, "
-          f"{loop} loop; "
+          f"{loop} loop; minidl: {cpu.num_threads()} threads, denormals "
+          f"{'kept' if args.no_flush_denormals else 'flushed'}; "
           f"{machine['cpu']}, {machine['cores']} cores, load average {machine['loadavg_at_start']}")
 
     for t in trainers:  # warm-up: allocations, BLAS threads, lazily built state
@@ -94,6 +107,8 @@ def main(argv=None):
         "benchmark": "epoch", "loop": loop, "images_timed": args.images, "data": what, "batch_size": args.batch_size,
         "optimizer": args.optimizer, "repeats": args.repeats, "backend": args.backend,
         "torch_threads": args.threads if torch is not None else None, "machine": machine,
+        "minidl_threads": cpu.num_threads(), "minidl_flush_denormals": not args.no_flush_denormals,
+        "torch_flush_denormals": args.torch_flush_denormals if torch is not None else None,
         "loadavg_at_end": C._loadavg(), "gflop_per_epoch": gflop, "peak_rss_mb_process": C.peak_rss_mb(),
     })
     print(f"load average at the end: {result['loadavg_at_end']}")

@@ -27,6 +27,12 @@ the non-finite gradient check (before anything is touched), gradient clipping
 (``clipnorm``/``clipvalue``, see ``clipping.py``), weight decay (coupled L2 or
 decoupled, see ``weight_decay.py``), ``zero_grad`` and ``state_dict``.
 
+Every rule here is elementwise, so on the CPU the base runs ``_update`` of a
+large parameter on contiguous parts of it (flat views of the weights, gradient
+and state arrays) in ``minidl.cpu.parallel_map``'s threads: NumPy's elementwise
+loops run on one core, and this uses them all.  Each element sees the same
+operations as in one whole-array call, so the result is bitwise the same (tested).
+
 A hyperparameter's default is the optimizer's own (``DEFAULTS[convention]``)
 where it has one, else ``COMMON_DEFAULTS`` (AdamW's own ``weight_decay`` wins over
 the common 0.0): see :func:`default_hyperparameters`.
@@ -34,8 +40,10 @@ the common 0.0): see :func:`default_hyperparameters`.
 from __future__ import annotations
 
 import math
+import threading
 
 from minidl import backend as B
+from minidl import cpu
 from minidl.optim import clipping, weight_decay
 from minidl.tensor import Parameter, no_grad
 
@@ -43,6 +51,9 @@ CONVENTIONS = ("keras", "pytorch", "paper")
 
 #: options every optimizer accepts on top of its own hyperparameters
 COMMON_DEFAULTS = {"weight_decay": 0.0, "clipnorm": None, "clipvalue": None}
+
+#: parameters with at least this many elements are updated in parts, one per CPU thread
+PARALLEL_MIN_SIZE = 1 << 16
 
 
 def default_hyperparameters(cls, convention: str) -> dict:
@@ -195,7 +206,33 @@ class Optimizer:
                     if state is None:
                         state = self.state[p] = self._init_state(p, group)
                     g = weight_decay.apply(p.data, g, group, self._decoupled_weight_decay())
-                    self._update(p.data, g, state, group)
+                    self._update_in_parts(p.data, g, state, group)
+
+    def _update_in_parts(self, param, grad, state, group) -> None:
+        """``_update`` on the whole parameter, or on one contiguous part per CPU thread.
+
+        Each part gets flat views of the parameter, gradient and state arrays and a copy
+        of the state's scalars (the step count...), which every part advances alike;
+        those of the first part are kept.  Scratch buffers are per thread.
+        """
+        n = param.size
+        if (n < PARALLEL_MIN_SIZE or cpu.num_threads() == 1 or B.get_array_module(param) is not B.np
+                or not param.flags.c_contiguous):
+            self._update(param, grad, state, group)
+            return
+        flat_param, flat_grad = param.reshape(-1), grad.reshape(-1)
+        arrays = {k: v.reshape(-1) for k, v in state.items()
+                  if B.is_array(v) and v.shape == param.shape and v.flags.c_contiguous}
+
+        def part(bounds):
+            lo, hi = bounds
+            sub = dict(state)
+            sub.update({k: v[lo:hi] for k, v in arrays.items()})
+            self._update(flat_param[lo:hi], flat_grad[lo:hi], sub, group)
+            return sub
+
+        parts = cpu.parallel_map(part, cpu.split_range(n, cpu.num_threads()))
+        state.update({k: v for k, v in parts[0].items() if k not in arrays})
 
     def _decoupled_weight_decay(self) -> bool:
         # Keras 3 applies weight_decay decoupled (w -= lr * wd * w) in every optimizer;
@@ -247,11 +284,12 @@ class Optimizer:
         """A work buffer shaped like ``like`` (same array module, dtype), made once per
         (array type, shape, dtype, slot) and reused at every step.
 
-        Updates run one parameter after another, so parameters of one shape share it;
-        an update that needs k temporaries asks for slots 0 .. k-1. It is not optimizer
-        state: ``state_dict`` never sees it, and its contents mean nothing between calls.
+        Updates run one parameter after another, so parameters of one shape share it
+        (each thread has its own: parts of a parameter run in parallel); an update that
+        needs k temporaries asks for slots 0 .. k-1. It is not optimizer state:
+        ``state_dict`` never sees it, and its contents mean nothing between calls.
         """
-        key = (type(like), tuple(like.shape), like.dtype.str, slot)
+        key = (threading.get_ident(), type(like), tuple(like.shape), like.dtype.str, slot)
         buf = self._scratch.get(key)
         if buf is None:
             buf = self._scratch[key] = B.get_array_module(like).empty_like(like)

@@ -21,6 +21,7 @@ import time
 from typing import NamedTuple
 
 from minidl import backend as B
+from minidl import cpu
 from minidl import ops
 from minidl.data import ArrayDataset, DataLoader
 from minidl.nn.module import Module
@@ -192,7 +193,8 @@ def fit(model, optimizer, train_data, val_data=None, epochs: int = 1, batch_size
         callbacks=None, schedule=None, schedule_interval: str = "epoch", seed: int = 0,
         shuffle: bool = True, drop_last: bool = False, verbose: int = 1, initial_epoch: int = 0,
         history: History | None = None, checkpoint_path=None, resume: bool = False,
-        eval_batch_size: int = 256, max_chunk: int = 512, progress_desc: str | None = None) -> History:
+        eval_batch_size: int = 256, max_chunk: int = 512, progress_desc: str | None = None,
+        flush_denormals: bool = True) -> History:
     """Train ``model`` with ``optimizer`` on ``train_data`` for epochs ``initial_epoch .. epochs-1``.
 
     ``train_data`` / ``val_data``: ArrayDataset or ``(images, labels)`` pairs
@@ -223,6 +225,11 @@ def fit(model, optimizer, train_data, val_data=None, epochs: int = 1, batch_size
     Before training, fit checks the arguments, runs one example of each
     dataset through the model (so a wrong image shape fails at once, naming the
     dataset's shape) and checks every label against the model's classes.
+
+    ``flush_denormals``: train with the CPU's flush-to-zero/denormals-are-zero modes
+    on (``minidl.cpu.flush_denormals``; as TensorFlow does by default): numbers below
+    ~1.2e-38 count as zero instead of slowing each operation on them 10-100 times.
+    False keeps IEEE subnormal arithmetic.  The modes are restored when fit returns.
     """
     if not isinstance(model, Module):
         raise TypeError(f"fit: model must be a minidl.nn.Module, got {type(model).__name__}")
@@ -238,6 +245,8 @@ def fit(model, optimizer, train_data, val_data=None, epochs: int = 1, batch_size
     _int_arg(eval_batch_size, "eval_batch_size", 1)
     _int_arg(max_chunk, "max_chunk", 1)
     _int_arg(seed, "seed", 0)
+    if not isinstance(flush_denormals, bool):
+        raise TypeError(f"fit: flush_denormals must be True or False, got {flush_denormals!r}")
     if verbose not in (0, 1, 2) or isinstance(verbose, bool):
         raise ValueError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
     if schedule_interval not in ("epoch", "step"):
@@ -291,87 +300,88 @@ def fit(model, optimizer, train_data, val_data=None, epochs: int = 1, batch_size
     for cb in callbacks:
         cb.set_context(model, optimizer, history)
         cb.on_train_begin()
-    stop = False
-    for epoch in range(initial_epoch, epochs):
-        for cb in callbacks:
-            cb.on_epoch_begin(epoch)
-        loader.set_epoch(epoch)
-        lr = optimizer.param_groups[0].get("lr")
-        lr = None if lr is None else float(lr)
-        bar = None
-        if verbose == 1:
-            from tqdm.auto import tqdm
+    with cpu.flush_denormals(flush_denormals):   # see minidl.cpu: subnormal floats are slow
+        stop = False
+        for epoch in range(initial_epoch, epochs):
+            for cb in callbacks:
+                cb.on_epoch_begin(epoch)
+            loader.set_epoch(epoch)
+            lr = optimizer.param_groups[0].get("lr")
+            lr = None if lr is None else float(lr)
+            bar = None
+            if verbose == 1:
+                from tqdm.auto import tqdm
 
-            desc = f"{progress_desc} {epoch + 1}/{epochs}" if progress_desc else f"Epoch {epoch + 1}/{epochs}"
-            bar = tqdm(total=steps, desc=desc, unit="step", file=sys.stderr, leave=True)
-        model.train()
-        loss_sum, seen, correct, n_steps = 0.0, 0, 0, 0
-        B.synchronize()
-        start = time.perf_counter()
-        for indices in loader.index_batches():
-            optimizer.zero_grad()
-            n = _batch_len(indices)
-            if n <= max_chunk:
-                x, y = train.batch(indices)
-                logits = model(x)
-                loss = ops.softmax_cross_entropy(logits, y)
-                loss.backward()
-                correct += (logits.data.argmax(axis=1) == y).sum()   # stays on the device
-                value = float(loss.data)                              # the one host sync of the step
-            else:
-                value, chunk_correct = _accumulate_chunks(model, train, indices, n, max_chunk)
-                correct += chunk_correct
-            optimizer.step()
-            if step_schedule is not None:
-                step_schedule.step()
-            loss_sum += value * n
-            seen += n
-            n_steps += 1
-            step_loss.append(value)
-            if bar is not None:
-                bar.set_postfix({"loss": f"{loss_sum / seen:.4f}", "acc": f"{int(correct) / seen:.4f}"},
-                                refresh=False)
-                bar.update(1)
-            if callbacks:
-                step = len(step_loss) - 1
-                for cb in callbacks:
-                    cb.on_step_end(step, value)
-                if any(cb.stop_training for cb in callbacks):
-                    stop = True
-                    break
-        B.synchronize()
-        train_seconds = time.perf_counter() - start
-        train_acc = int(correct) / seen if seen else math.nan
-
-        val_loss = val_acc = None
-        eval_seconds = 0.0
-        if val is not None:
-            start = time.perf_counter()
-            val_loss, val_acc = _evaluate(model, val, eval_batch_size)
+                desc = f"{progress_desc} {epoch + 1}/{epochs}" if progress_desc else f"Epoch {epoch + 1}/{epochs}"
+                bar = tqdm(total=steps, desc=desc, unit="step", file=sys.stderr, leave=True)
+            model.train()
+            loss_sum, seen, correct, n_steps = 0.0, 0, 0, 0
             B.synchronize()
-            eval_seconds = time.perf_counter() - start
-        history.append_epoch(epoch=epoch, train_loss=loss_sum / seen if seen else math.nan,
-                             train_acc=train_acc, val_loss=val_loss, val_acc=val_acc, lr=lr,
-                             train_seconds=train_seconds, eval_seconds=eval_seconds)
-        history.steps_per_epoch.append(n_steps)
-        row = history.row()
-        if bar is not None:
-            post = {"loss": f"{row['train_loss']:.4f}", "acc": f"{row['train_acc']:.4f}"}
-            if val_loss is not None:
-                post.update(val_loss=f"{val_loss:.4f}", val_acc=f"{val_acc:.4f}")
-            bar.set_postfix(post, refresh=True)
-            bar.close()
-        elif verbose == 2:
-            print(_format_row(row, epochs, progress_desc), flush=True)
-        if schedule is not None and schedule_interval == "epoch":
-            schedule.step()
-        if checkpoint_path is not None and not stop:   # a partial epoch cannot be resumed
-            save_checkpoint(checkpoint_path, model, optimizer, schedule, epoch=epoch + 1,
-                            history=history, loader_state=loader_state)
+            start = time.perf_counter()
+            for indices in loader.index_batches():
+                optimizer.zero_grad()
+                n = _batch_len(indices)
+                if n <= max_chunk:
+                    x, y = train.batch(indices)
+                    logits = model(x)
+                    loss = ops.softmax_cross_entropy(logits, y)
+                    loss.backward()
+                    correct += (logits.data.argmax(axis=1) == y).sum()   # stays on the device
+                    value = float(loss.data)                              # the one host sync of the step
+                else:
+                    value, chunk_correct = _accumulate_chunks(model, train, indices, n, max_chunk)
+                    correct += chunk_correct
+                optimizer.step()
+                if step_schedule is not None:
+                    step_schedule.step()
+                loss_sum += value * n
+                seen += n
+                n_steps += 1
+                step_loss.append(value)
+                if bar is not None:
+                    bar.set_postfix({"loss": f"{loss_sum / seen:.4f}", "acc": f"{int(correct) / seen:.4f}"},
+                                    refresh=False)
+                    bar.update(1)
+                if callbacks:
+                    step = len(step_loss) - 1
+                    for cb in callbacks:
+                        cb.on_step_end(step, value)
+                    if any(cb.stop_training for cb in callbacks):
+                        stop = True
+                        break
+            B.synchronize()
+            train_seconds = time.perf_counter() - start
+            train_acc = int(correct) / seen if seen else math.nan
+
+            val_loss = val_acc = None
+            eval_seconds = 0.0
+            if val is not None:
+                start = time.perf_counter()
+                val_loss, val_acc = _evaluate(model, val, eval_batch_size)
+                B.synchronize()
+                eval_seconds = time.perf_counter() - start
+            history.append_epoch(epoch=epoch, train_loss=loss_sum / seen if seen else math.nan,
+                                 train_acc=train_acc, val_loss=val_loss, val_acc=val_acc, lr=lr,
+                                 train_seconds=train_seconds, eval_seconds=eval_seconds)
+            history.steps_per_epoch.append(n_steps)
+            row = history.row()
+            if bar is not None:
+                post = {"loss": f"{row['train_loss']:.4f}", "acc": f"{row['train_acc']:.4f}"}
+                if val_loss is not None:
+                    post.update(val_loss=f"{val_loss:.4f}", val_acc=f"{val_acc:.4f}")
+                bar.set_postfix(post, refresh=True)
+                bar.close()
+            elif verbose == 2:
+                print(_format_row(row, epochs, progress_desc), flush=True)
+            if schedule is not None and schedule_interval == "epoch":
+                schedule.step()
+            if checkpoint_path is not None and not stop:   # a partial epoch cannot be resumed
+                save_checkpoint(checkpoint_path, model, optimizer, schedule, epoch=epoch + 1,
+                                history=history, loader_state=loader_state)
+            for cb in callbacks:
+                cb.on_epoch_end(epoch, row)
+            if stop or any(cb.stop_training for cb in callbacks):
+                break
         for cb in callbacks:
-            cb.on_epoch_end(epoch, row)
-        if stop or any(cb.stop_training for cb in callbacks):
-            break
-    for cb in callbacks:
-        cb.on_train_end(history)
+            cb.on_train_end(history)
     return history

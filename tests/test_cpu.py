@@ -1,0 +1,224 @@
+"""minidl.cpu: the elementwise thread pool, the optimizers' update in parts, denormal flushing."""
+import threading
+
+import numpy as np
+import pytest
+
+from minidl import backend as B
+from minidl import cpu, models, ops, optim
+from minidl.optim import optimizer as optimizer_module
+from minidl.tensor import Parameter
+from minidl.train import Callback, fit
+from optim_testutil import parity
+
+needs_flush = pytest.mark.skipif(not cpu.denormal_flushing_supported(),
+                                 reason="the CPU's denormal modes cannot be set on this platform")
+
+
+@pytest.fixture
+def threads():
+    """Set minidl's thread count for one test, restoring it afterwards."""
+    before = cpu.num_threads()
+    yield cpu.set_num_threads
+    cpu.set_num_threads(before)
+
+
+# ------------------------------------------------------------------ threads
+@pytest.mark.parametrize("n, parts", [(0, 2), (5, 2), (100, 1), (100, 3), (1000, 4), (65536 * 3 + 7, 2)])
+def test_split_range_covers_everything_once(n, parts):
+    ranges = cpu.split_range(n, parts)
+    covered = [i for lo, hi in ranges for i in range(lo, hi)]
+    assert covered == list(range(n))
+    assert len(ranges) <= parts
+    assert all(lo % 16 == 0 for lo, _ in ranges)
+    if n >= 16 * parts:
+        assert len(ranges) == parts
+
+
+def test_parallel_map_keeps_order_and_uses_threads(threads):
+    threads(3)
+    seen = set()
+    barrier = threading.Barrier(3, timeout=10)
+
+    def work(i):
+        seen.add(threading.get_ident())
+        barrier.wait()            # all three items run at once, so three threads
+        return i * i
+
+    assert cpu.parallel_map(work, range(3)) == [0, 1, 4]
+    assert len(seen) == 3
+
+
+def test_parallel_map_with_one_thread_runs_in_the_caller(threads):
+    threads(1)
+    idents = cpu.parallel_map(lambda _: threading.get_ident(), range(4))
+    assert set(idents) == {threading.get_ident()}
+
+
+def test_parallel_map_raises_after_every_item_finished(threads):
+    threads(2)
+    done = []
+
+    def work(i):
+        if i == 1:
+            raise KeyError("item 1")
+        done.append(i)
+
+    with pytest.raises(KeyError, match="item 1"):
+        cpu.parallel_map(work, range(4))
+    assert sorted(done) == [0, 2, 3]
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_set_num_threads_checks_its_argument(bad):
+    with pytest.raises(ValueError, match="set_num_threads: n must be an integer >= 1"):
+        cpu.set_num_threads(bad)
+
+
+# ----------------------------------------------- the optimizers' update in parts
+VARIANTS = [(name, {}) for name in optim.available()] + [
+    ("sgd", {"momentum": 0.9}), ("sgd", {"momentum": 0.9, "nesterov": True}),
+    ("rmsprop", {"centered": True, "momentum": 0.5}), ("adam", {"amsgrad": True}),
+]
+
+
+def _cases():
+    for name, hyper in VARIANTS:
+        cls = type(optim.create(name, [Parameter(np.zeros(1))]))
+        for convention in cls.DEFAULTS:
+            if all(k in cls.DEFAULTS[convention] for k in hyper):
+                yield pytest.param(name, convention, hyper, id=f"{name}-{convention}-{hyper}")
+
+
+@pytest.mark.parametrize("name, convention, hyper", list(_cases()))
+def test_update_in_parts_is_bitwise_the_teaching_path(name, convention, hyper, threads, float64):
+    # a parameter big enough to be split into one part per thread, parts of unequal length
+    threads(3)
+    size = 3 * optimizer_module.PARALLEL_MIN_SIZE + 37
+    rng = np.random.default_rng(1)
+    w0 = rng.standard_normal(size).reshape(-1, 1)
+    grads = [rng.standard_normal(w0.shape) * (1 + t % 3) for t in range(4)]
+    cls = type(optim.create(name, [Parameter(np.zeros(1))]))
+    worst_w, worst_state, _ = parity(cls, convention, problem=(w0, grads), **hyper)
+    assert worst_w == 0.0 and worst_state == 0.0
+
+
+def test_update_in_parts_really_runs_in_parts(threads, monkeypatch):
+    threads(2)
+    calls = []
+    original = optim.Adam._update
+
+    def spy(self, param, grad, state, group):
+        calls.append((param.size, threading.get_ident()))
+        return original(self, param, grad, state, group)
+
+    monkeypatch.setattr(optim.Adam, "_update", spy)
+    big = Parameter(np.zeros(optimizer_module.PARALLEL_MIN_SIZE * 2, dtype=np.float32))
+    small = Parameter(np.zeros(10, dtype=np.float32))
+    opt = optim.Adam([big, small])
+    big.grad = np.ones_like(big.data)
+    small.grad = np.ones_like(small.data)
+    opt.step()
+    assert sorted(size for size, _ in calls) == [10, optimizer_module.PARALLEL_MIN_SIZE,
+                                                 optimizer_module.PARALLEL_MIN_SIZE]
+    assert len({ident for _, ident in calls}) == 2
+    assert opt.state[big]["step"] == 1 and opt.state[small]["step"] == 1
+
+
+def test_update_in_parts_equals_one_thread(threads):
+    # the whole CNN's parameters (dense1 is split), 5 Adam steps, float32: the same bits
+    def run(n):
+        threads(n)
+        model = models.mnist_cnn(seed=0)
+        opt = optim.create("adam", model.parameters())
+        rng = np.random.default_rng(0)
+        for _ in range(5):
+            for p in model.parameters():
+                p.grad = rng.standard_normal(p.shape).astype(np.float32)
+            opt.step()
+        return [p.data.copy() for p in model.parameters()]
+
+    one, two = run(1), run(2)
+    assert all(np.array_equal(a, b) for a, b in zip(one, two))
+
+
+# --------------------------------------------------------- denormal flushing
+TINY32 = np.float32(1e-39)      # subnormal in float32 (the smallest normal is ~1.18e-38)
+TINY64 = np.float64(1e-310)     # subnormal in float64
+
+
+@needs_flush
+def test_flush_denormals_flushes_inside_and_restores_after():
+    assert not cpu.denormals_flushed()
+    assert TINY32 * np.float32(1) == TINY32
+    with cpu.flush_denormals():
+        assert cpu.denormals_flushed()
+        assert TINY32 * np.float32(1) == 0 and TINY64 * 1.0 == 0
+        assert np.all(np.full(1000, TINY32) * np.float32(0.5) == 0)
+        assert np.float32(1e-30) * np.float32(1e-10) == 0     # a subnormal result (1e-40) is flushed too
+        with cpu.flush_denormals(False):                      # nested: IEEE again, then back
+            assert TINY32 * np.float32(1) == TINY32
+        assert cpu.denormals_flushed()
+    assert not cpu.denormals_flushed()
+    assert TINY32 * np.float32(1) == TINY32
+
+
+@needs_flush
+def test_flush_denormals_restores_after_an_exception():
+    with pytest.raises(RuntimeError):
+        with cpu.flush_denormals():
+            raise RuntimeError("boom")
+    assert not cpu.denormals_flushed()
+
+
+@needs_flush
+def test_parallel_map_workers_follow_the_callers_mode(threads):
+    threads(2)
+    tiny = np.full(4, TINY32)
+    for mode in (True, False, True):
+        with cpu.flush_denormals(mode):
+            out = cpu.parallel_map(lambda _: (cpu.denormals_flushed(), float((tiny * np.float32(1))[0])), range(2))
+        assert out == [(mode, 0.0 if mode else float(TINY32))] * 2
+
+
+class _Mode(Callback):
+    def __init__(self):
+        super().__init__()
+        self.modes = []
+
+    def on_step_end(self, step, loss):
+        self.modes.append(cpu.denormals_flushed())
+
+
+@needs_flush
+@pytest.mark.parametrize("flush", [True, False])
+def test_fit_trains_with_denormals_flushed_unless_told_not_to(flush):
+    B.set_backend("numpy")
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (32, 1, 28, 28), dtype=np.uint8)
+    y = rng.integers(0, 10, 32)
+    model = models.mnist_cnn(seed=0)
+    spy = _Mode()
+    fit(model, optim.create("sgd", model.parameters()), (x, y), epochs=1, batch_size=16, verbose=0,
+        callbacks=[spy], flush_denormals=flush)
+    assert spy.modes == [flush, flush]
+    assert not cpu.denormals_flushed()
+
+
+def test_fit_checks_flush_denormals():
+    model = models.mnist_cnn(seed=0)
+    x = np.zeros((4, 1, 28, 28), dtype=np.uint8)
+    with pytest.raises(TypeError, match="fit: flush_denormals must be True or False, got 'yes'"):
+        fit(model, optim.create("sgd", model.parameters()), (x, np.zeros(4, dtype=np.int64)),
+            flush_denormals="yes", verbose=0)
+
+
+def test_softmax_cross_entropy_is_unchanged_by_flushing():
+    # flushing only touches numbers below 1.2e-38: an ordinary loss is bit-for-bit the same
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((8, 10)).astype(np.float32)
+    y = rng.integers(0, 10, 8)
+    plain = float(ops.softmax_cross_entropy(B.asarray(logits), B.asarray(y)).data)
+    with cpu.flush_denormals():
+        flushed = float(ops.softmax_cross_entropy(B.asarray(logits), B.asarray(y)).data)
+    assert plain == flushed
