@@ -209,11 +209,13 @@ class Optimizer:
                     self._update_in_parts(p.data, g, state, group)
 
     def _update_in_parts(self, param, grad, state, group) -> None:
-        """``_update`` on the whole parameter, or on one contiguous part per CPU thread.
+        """``_update`` on the whole parameter, or on one contiguous part of it per CPU thread.
 
         Each part gets flat views of the parameter, gradient and state arrays and a copy
         of the state's scalars (the step count...), which every part advances alike;
-        those of the first part are kept.  Scratch buffers are per thread.
+        those of the first part are kept.  Scratch buffers are per thread.  (Cutting the
+        parts further into cache-sized blocks was measured: it helps one thread, 5.9 ->
+        4.7 ms for Adam on the CNN, but with two it lost to plain halves, 5.1 vs 3.8 ms.)
         """
         n = param.size
         if (n < PARALLEL_MIN_SIZE or cpu.num_threads() == 1 or B.get_array_module(param) is not B.np
