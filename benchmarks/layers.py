@@ -90,6 +90,8 @@ def one_step(trainer, x_u8, y, bt: BackwardTimer, fwd):
     B.synchronize()
     fwd["input uint8->float32"] = time.perf_counter() - t0
     layers = list(model)
+    for layer in layers:     # as Sequential.forward: start background work (dropout masks)
+        layer.prefetch()
     i = 0
     while i < len(layers):   # as Sequential.forward runs them: fused runs of layers as one op
         fast = fusion.match(layers, i)

@@ -9,6 +9,8 @@ Two things NumPy does not do for us:
   (the calling thread takes the first item).  ``num_threads()`` is how many threads
   take part: ``MINIDL_NUM_THREADS`` if set, else the CPUs this process may use;
   ``set_num_threads(n)`` changes it (1 runs everything in the calling thread).
+  ``submit(fn, *args)`` runs one function in the background (the dropout layers
+  draw their next mask this way while the step goes on).
 
 * **Denormal numbers.**  Floats below ~1.2e-38 (float32) are "subnormal"; x86 CPUs
   compute with them 10-100 times slower than with normal numbers.  Training produces
@@ -40,7 +42,7 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["num_threads", "set_num_threads", "parallel_map", "split_range",
+__all__ = ["num_threads", "set_num_threads", "parallel_map", "submit", "split_range",
            "flush_denormals", "denormals_flushed", "denormal_flushing_supported"]
 
 
@@ -131,6 +133,21 @@ def parallel_map(fn, items) -> list:
     if first_error is not None:
         raise first_error
     return results
+
+
+def submit(fn, *args):
+    """Run ``fn(*args)`` on a pool thread (with the caller's denormal mode); returns its Future,
+    or None when there is no other thread to run it (``num_threads() == 1``)."""
+    if _threads == 1:
+        return None
+    mode = denormals_flushed()
+
+    def run():
+        if denormals_flushed() != mode:
+            _set_thread_flush(mode)
+        return fn(*args)
+
+    return _get_pool().submit(run)
 
 
 # -------------------------------------------------------- denormal flushing

@@ -178,6 +178,17 @@ def test_non_finite_gradient_raises_and_touches_nothing(name, bad, float64):
     assert_same(before, snapshot(opt, params))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_huge_finite_gradient_is_not_taken_for_inf(dtype):
+    # the quick screen (a sum of squares) overflows here; the exact test must let the step run
+    huge = np.finfo(dtype).max / 4
+    p = Parameter(B.asarray(np.zeros(8, dtype=dtype)), dtype=dtype)
+    p.grad = B.asarray(np.full(8, huge, dtype=dtype))
+    opt = optim.create("sgd", [p], lr=1e-30)
+    opt.step()
+    assert np.all(np.isfinite(B.to_numpy(p.data))) and np.all(B.to_numpy(p.data) < 0)
+
+
 # ------------------------------------------------------------ state_dict
 @pytest.mark.parametrize("name, convention", registered_conventions())
 def test_state_dict_round_trip_continues_bit_identically(name, convention, backend_name, float64):

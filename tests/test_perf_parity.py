@@ -299,3 +299,75 @@ def test_training_step_makes_no_host_device_copies(monkeypatch):
         else:
             step()
         assert copies == [], f"host-device copies inside the training step: {copies}"
+
+
+# ------------------------------------------------ dropout masks drawn ahead (ops.MaskStream)
+def _sequential_masks(seed, shapes, rate=0.25):
+    rng = np.random.default_rng(seed)
+    return [dropout_module.dropout_mask(s, rate, rng, np.float32) for s in shapes], rng.bit_generator.state
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_mask_stream_gives_the_sequential_masks(threads):
+    from minidl import cpu
+
+    before = cpu.num_threads()
+    cpu.set_num_threads(threads)
+    try:
+        # the shape changes (a last, smaller batch), a prefetch is asked for twice, and once not at all
+        shapes = [(64, 32, 13, 13)] * 3 + [(16, 32, 13, 13)] + [(64, 32, 13, 13)] * 2
+        expected, end_state = _sequential_masks(7, shapes)
+        rng = np.random.default_rng(7)
+        stream = ops.MaskStream()
+        got = []
+        for i, shape in enumerate(shapes):
+            if i != 4:
+                stream.prefetch()
+            if i == 2:
+                stream.prefetch()                   # a second call while one is pending: nothing new
+            got.append(stream.next(shape, 0.25, rng, np.float32))
+        assert all(np.array_equal(a, b) for a, b in zip(got, expected))
+        assert rng.bit_generator.state == end_state  # the generator is where sequential draws leave it
+        stream.prefetch()
+        assert rng.bit_generator.state == end_state  # a pending draw does not move it
+    finally:
+        cpu.set_num_threads(before)
+
+
+def test_mask_stream_drops_a_stale_draw_when_the_generator_was_reset():
+    from minidl import cpu
+
+    if cpu.num_threads() < 2:
+        pytest.skip("one thread: nothing is drawn ahead")
+    layer = nn.Dropout(0.25, seed=3)
+    layer.train()
+    x = Tensor(np.ones((64, 32, 13, 13), dtype=np.float32))
+    layer(x)
+    saved = layer.get_rng_state()
+    layer.prefetch()
+    second = layer(x).data.copy()
+    layer.prefetch()
+    layer.set_rng_state(saved)                      # e.g. a checkpoint loaded: the next mask is the second again
+    assert np.array_equal(layer(x).data, second)
+    layer.prefetch()
+    layer.rng.random(5)                             # someone else used the generator: redraw from it
+    state = layer.get_rng_state()
+    check = np.random.default_rng()
+    check.bit_generator.state = state
+    expected = dropout_module.dropout_mask(x.shape, 0.25, check, np.float32)
+    assert np.array_equal(layer(x).data, expected)
+
+
+def test_a_model_with_a_pending_mask_can_be_copied():
+    import copy
+    import pickle
+
+    model = models.mnist_cnn(seed=0)
+    model.train()
+    x = np.random.default_rng(0).random((64, 1, 28, 28), dtype=np.float32)
+    model(Tensor(x))
+    model.prefetch()
+    twin = copy.deepcopy(model)
+    pickle.loads(pickle.dumps(model))
+    # the copy's generator is in the same state, so it draws the same masks as the original
+    assert np.array_equal(twin(Tensor(x)).data, model(Tensor(x)).data)

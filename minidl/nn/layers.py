@@ -92,15 +92,26 @@ class Dropout(Module):
         self.rate = float(rate)
         self.seed = seed
         self.rng = B.default_rng(seed)
+        self._masks = ops.MaskStream()      # the masks of self.rng in order (the next can be drawn ahead)
 
     def forward(self, x):
-        return ops.dropout(as_tensor(x), self.rate, self.rng, training=self.training)
+        x = as_tensor(x)
+        if not self.training or self.rate == 0.0:
+            return x
+        mask = self._masks.next(x.shape, self.rate, self.rng, x.dtype)
+        return ops.dropout(x, self.rate, training=True, mask=mask)
+
+    def prefetch(self):
+        """Start drawing the next training mask in the background (see ``ops.MaskStream``)."""
+        if self.training and self.rate > 0.0:
+            self._masks.prefetch()
 
     def get_rng_state(self):
         """The generator's state (a JSON-able dict) on NumPy; used by checkpoints."""
         return self.rng.bit_generator.state
 
     def set_rng_state(self, state):
+        self._masks.clear()
         self.rng.bit_generator.state = state
 
     def extra_repr(self):

@@ -111,6 +111,12 @@ class Module:
     def extra_repr(self) -> str:
         return ""
 
+    def prefetch(self) -> None:
+        """Start background work for the next forward pass, if the layer has any (Dropout
+        draws its next mask); ``Sequential`` calls it on its layers when a pass starts."""
+        for child in self._modules.values():
+            child.prefetch()
+
     def __repr__(self):
         if not self._modules:
             return f"{type(self).__name__}({self.extra_repr()})"
@@ -132,6 +138,8 @@ class Sequential(Module):
         from minidl.nn import fusion  # fused fast paths for some runs of layers (nn/fusion.py)
 
         layers = list(self._modules.values())
+        for layer in layers:         # e.g. Dropout's next mask, drawn while the layers before it run
+            layer.prefetch()
         i = 0
         while i < len(layers):
             fast = fusion.match(layers, i)

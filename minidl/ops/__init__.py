@@ -6,7 +6,7 @@
 """
 from minidl.ops.basic import unbroadcast
 from minidl.ops.conv import conv2d
-from minidl.ops.dropout import dropout, dropout_mask
+from minidl.ops.dropout import MaskStream, dropout, dropout_mask
 from minidl.ops.linear import linear
 from minidl.ops.loss import accuracy, log_softmax, softmax, softmax_cross_entropy
 from minidl.ops.pool import max_pool2d
@@ -23,6 +23,6 @@ def flatten(x):
 
 
 __all__ = [
-    "conv2d", "max_pool2d", "dropout", "dropout_mask", "linear", "relu", "flatten",
+    "conv2d", "max_pool2d", "dropout", "dropout_mask", "MaskStream", "linear", "relu", "flatten",
     "softmax", "log_softmax", "softmax_cross_entropy", "accuracy", "unbroadcast",
 ]
