@@ -8,6 +8,12 @@ numbers, see tests/test_perf_parity.py).  Configurations are cumulative: each ad
 change to the one before.  They run round-robin (every round times ``--steps`` training
 steps of every configuration, in turn), so a noisy machine slows them all alike; the table
 gives the median over rounds of the mean step time, and the saving against the row above.
+
+Two changes cannot be switched inside one process and are measured apart (docs/performance.md):
+flushing denormals (it matters only once Adam's state has decayed into subnormal numbers,
+after ~700 steps: ``python benchmarks/denormals.py``), and OpenBLAS's idle threads sleeping
+after ~1 ms instead of spinning ~0.1 s (run this script again with
+``OPENBLAS_THREAD_TIMEOUT=28``, OpenBLAS's own default, to see the difference).
 """
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ import _common as C  # noqa: E402
 from minidl import backend as B  # noqa: E402
 from minidl.nn import fusion  # noqa: E402
 from minidl.ops import basic, conv, fused, pool  # noqa: E402
+from minidl.optim import optimizer as optimizer_module  # noqa: E402
 from minidl.tensor import Function  # noqa: E402
 
 dropout = sys.modules["minidl.ops.dropout"]  # (the package's name `dropout` is the function)
@@ -111,6 +118,9 @@ CURRENT = {
     "relu": basic.ReLU, "mask": dropout.dropout_mask,
 }
 CHUNK = fused.CPU_CHUNK
+PARALLEL_MIN = optimizer_module.PARALLEL_MIN_SIZE
+PREFETCH_MIN = dropout.MaskStream.PREFETCH_MIN_SIZE
+NEVER = 1 << 62
 FIRST = {"conv": FirstConv2D, "pool": FirstMaxPool2D, "relu": FirstReLU, "mask": first_dropout_mask}
 
 #: (label, which parts use the current code); each row adds one change to the row above
@@ -124,7 +134,12 @@ CONFIGS = [
      {"pool", "conv", "relu", "mask", "fusion"}),
     ("+ the fused op in chunks of 8 samples (its intermediates stay in the cache)",
      {"pool", "conv", "relu", "mask", "fusion", "chunks"}),
+    ("+ optimizer update of large parameters in one part per CPU thread",
+     {"pool", "conv", "relu", "mask", "fusion", "chunks", "optim_threads"}),
+    ("+ next dropout mask drawn in a background thread during the convolution",
+     {"pool", "conv", "relu", "mask", "fusion", "chunks", "optim_threads", "prefetch"}),
 ]
+ALL = set(CONFIGS[-1][1])
 
 
 def use(parts):
@@ -136,6 +151,8 @@ def use(parts):
     dropout.dropout_mask = pick["mask"]
     fusion._enabled = "fusion" in parts
     fused.CPU_CHUNK = CHUNK if "chunks" in parts else 1 << 30
+    optimizer_module.PARALLEL_MIN_SIZE = PARALLEL_MIN if "optim_threads" in parts else NEVER
+    dropout.MaskStream.PREFETCH_MIN_SIZE = PREFETCH_MIN if "prefetch" in parts else NEVER
 
 
 def main(argv=None):
@@ -163,7 +180,7 @@ def main(argv=None):
                 if r:
                     times[c].append((time.perf_counter() - start) / args.steps)
     finally:
-        use(set(CURRENT) | {"fusion", "chunks"})
+        use(ALL)
 
     rows, out = [], []
     prev = None
