@@ -129,12 +129,15 @@ def torch_or_none():
 
 
 class TorchTrainer:
-    """The same CNN in PyTorch (CPU, 2 threads), CrossEntropyLoss, Adam with Keras defaults."""
+    """The same CNN in PyTorch (CPU with ``threads`` threads, or ``device="cuda"``), CrossEntropyLoss,
+    Adam with Keras defaults (PyTorch's default implementation for the device: foreach)."""
 
     name = "pytorch"
 
-    def __init__(self, torch, seed: int = 0, threads: int = 2, flush_denormals: bool = False):
+    def __init__(self, torch, seed: int = 0, threads: int = 2, flush_denormals: bool = False,
+                 device: str = "cpu"):
         self.torch = torch
+        self.device = torch.device(device)
         torch.set_num_threads(threads)
         torch.set_flush_denormal(flush_denormals)   # PyTorch's default: False
         torch.manual_seed(seed)
@@ -142,7 +145,9 @@ class TorchTrainer:
         self.model = nn.Sequential(
             nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25), nn.Flatten(),
             nn.Linear(5408, 256), nn.ReLU(), nn.Dropout(0.5), nn.Linear(256, 10),
-        )
+        ).to(self.device)
+        if self.device.type == "cuda":
+            self.name = "pytorch-cuda"
         self.model.train()
         self.loss_fn = nn.CrossEntropyLoss()
         self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-7)
@@ -151,8 +156,9 @@ class TorchTrainer:
     def step(self, x_u8, y, track=False):
         """One step; ``track``: also read the loss back and count correct predictions (as fit does)."""
         torch = self.torch
-        x = torch.from_numpy(x_u8).float().div_(255.0)
-        yb = torch.from_numpy(y)
+        # on the GPU the uint8 batch is copied to the device, then converted (as minidl's B.asarray)
+        x = torch.from_numpy(x_u8).to(self.device).float().div_(255.0)
+        yb = torch.from_numpy(y).to(self.device)
         self.opt.zero_grad(set_to_none=True)
         logits = self.model(x)
         loss = self.loss_fn(logits, yb)
@@ -164,7 +170,8 @@ class TorchTrainer:
         return loss
 
     def sync(self):
-        pass
+        if self.device.type == "cuda":
+            self.torch.cuda.synchronize()
 
 
 def fit_available() -> bool:
