@@ -15,7 +15,6 @@ Both frameworks train the article's CNN the same way:
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import platform
@@ -27,6 +26,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from minidl import backend as B  # noqa: E402
+from minidl import cpu  # noqa: E402
 
 np = B.np  # host-side numpy (the benchmarks are host code, like data loading)
 
@@ -95,12 +95,13 @@ class MinidlTrainer:
         self.flush_denormals = flush_denormals     # as minidl.train.fit's option (default True)
 
     def step(self, x_u8, y, track=False):
-        x = B.asarray(batch_to_float(x_u8))
-        yb = B.asarray(y)
-        loss = self.ops.softmax_cross_entropy(self.model(x), yb)
-        self.opt.zero_grad()
-        loss.backward()
-        self.opt.step()
+        with cpu.flush_denormals(self.flush_denormals):      # as fit does
+            x = B.asarray(batch_to_float(x_u8))
+            yb = B.asarray(y)
+            loss = self.ops.softmax_cross_entropy(self.model(x), yb)
+            self.opt.zero_grad()
+            loss.backward()
+            self.opt.step()
         return loss
 
     def sync(self):
@@ -202,17 +203,11 @@ def run_epoch(trainer, images, labels, batch_size, seed, loop="plain"):
         return time.perf_counter() - start
     order = np.random.default_rng(seed).permutation(len(images))
     track = loop == "fit"
-    flush = contextlib.nullcontext()
-    if isinstance(trainer, MinidlTrainer):
-        from minidl import cpu
-
-        flush = cpu.flush_denormals(trainer.flush_denormals)
     trainer.sync()
     start = time.perf_counter()
-    with flush:
-        for lo in range(0, len(images), batch_size):
-            idx = order[lo:lo + batch_size]
-            trainer.step(images[idx], labels[idx], track=track)
+    for lo in range(0, len(images), batch_size):
+        idx = order[lo:lo + batch_size]
+        trainer.step(images[idx], labels[idx], track=track)
     trainer.sync()
     return time.perf_counter() - start
 

@@ -93,6 +93,16 @@ def _get_pool():
         return _pool
 
 
+def _forget_pool_in_child():
+    # a forked child (multiprocessing) has none of the parent's threads: it makes its own pool
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_in_child)
+
+
 def split_range(n: int, parts: int, align: int = 16):
     """``parts`` contiguous ``(lo, hi)`` ranges covering ``0..n``, near-equal, boundaries
     on multiples of ``align`` (so each part starts on a cache line for 4-byte floats)."""

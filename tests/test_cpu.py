@@ -222,3 +222,17 @@ def test_softmax_cross_entropy_is_unchanged_by_flushing():
     with cpu.flush_denormals():
         flushed = float(ops.softmax_cross_entropy(B.asarray(logits), B.asarray(y)).data)
     assert plain == flushed
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_child_gets_its_own_pool(threads):
+    import os
+
+    threads(2)
+    assert cpu.parallel_map(lambda i: i + 1, range(2)) == [1, 2]      # the parent's pool exists
+    pid = os.fork()
+    if pid == 0:                                                       # the child: must not hang
+        ok = cpu.parallel_map(lambda i: i + 1, range(2)) == [1, 2]
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
