@@ -371,3 +371,16 @@ def test_a_model_with_a_pending_mask_can_be_copied():
     pickle.loads(pickle.dumps(model))
     # the copy's generator is in the same state, so it draws the same masks as the original
     assert np.array_equal(twin(Tensor(x)).data, model(Tensor(x)).data)
+
+
+def test_mask_stream_draws_in_place_when_the_background_draw_failed(monkeypatch):
+    from concurrent.futures import Future
+
+    rng = np.random.default_rng(11)
+    expected = dropout_module.dropout_mask((64, 32, 13, 13), 0.25, np.random.default_rng(11), np.float32)
+    stream = ops.MaskStream()
+    stream._last = ((64, 32, 13, 13), 0.25, rng, np.float32)
+    failed = Future()
+    failed.set_exception(MemoryError("no memory in the worker"))
+    stream._pending = (stream._key(stream._last), rng.bit_generator.state, failed, None)
+    assert np.array_equal(stream.next((64, 32, 13, 13), 0.25, rng, np.float32), expected)

@@ -89,7 +89,10 @@ class MaskStream:
         if pending is None:
             return None
         key, state, future, copy = pending
-        mask = future.result()                      # the copy's thread is done before we go on
+        try:
+            mask = future.result()                  # the copy's thread is done before we go on
+        except Exception:                           # noqa: BLE001 - rng is untouched: draw in place
+            return None
         if key != self._key(self._last) or rng.bit_generator.state != state:
             return None
         rng.bit_generator.state = copy.bit_generator.state
@@ -99,7 +102,7 @@ class MaskStream:
         """Drop a mask drawn ahead (after its thread is done)."""
         pending, self._pending = self._pending, None
         if pending is not None:
-            pending[2].result()
+            pending[2].exception()                  # waits; a failed draw is simply dropped
 
     # a pending Future cannot be copied or pickled: a copy starts afresh
     def __getstate__(self):

@@ -218,13 +218,14 @@ class Optimizer:
         4.7 ms for Adam on the CNN, but with two it lost to plain halves, 5.1 vs 3.8 ms.)
         """
         n = param.size
+        state_arrays = [v for v in state.values() if B.is_array(v)]
         if (n < PARALLEL_MIN_SIZE or cpu.num_threads() == 1 or B.get_array_module(param) is not B.np
-                or not param.flags.c_contiguous):
-            self._update(param, grad, state, group)
+                or not param.flags.c_contiguous
+                or any(v.shape != param.shape or not v.flags.c_contiguous for v in state_arrays)):
+            self._update(param, grad, state, group)        # (state that is not elementwise: whole)
             return
         flat_param, flat_grad = param.reshape(-1), grad.reshape(-1)
-        arrays = {k: v.reshape(-1) for k, v in state.items()
-                  if B.is_array(v) and v.shape == param.shape and v.flags.c_contiguous}
+        arrays = {k: v.reshape(-1) for k, v in state.items() if B.is_array(v)}
 
         def part(bounds):
             lo, hi = bounds
