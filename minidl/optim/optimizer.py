@@ -53,7 +53,9 @@ CONVENTIONS = ("keras", "pytorch", "paper")
 COMMON_DEFAULTS = {"weight_decay": 0.0, "clipnorm": None, "clipvalue": None}
 
 #: parameters with at least this many elements are updated in parts, one per CPU thread
+#: (parts of at least PART_MIN_SIZE elements: smaller ones would wait on each other for the GIL)
 PARALLEL_MIN_SIZE = 1 << 16
+PART_MIN_SIZE = 1 << 15
 
 
 def default_hyperparameters(cls, convention: str) -> dict:
@@ -234,7 +236,7 @@ class Optimizer:
             self._update(flat_param[lo:hi], flat_grad[lo:hi], sub, group)
             return sub
 
-        parts = cpu.parallel_map(part, cpu.split_range(n, cpu.num_threads()))
+        parts = cpu.parallel_map(part, cpu.split_range(n, min(cpu.num_threads(), n // PART_MIN_SIZE)))
         state.update({k: v for k, v in parts[0].items() if k not in arrays})
 
     def _decoupled_weight_decay(self) -> bool:
