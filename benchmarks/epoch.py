@@ -109,7 +109,7 @@ def main(argv=None):
         pairs = [m / p for m, p in zip(times["minidl"], times[torch_name])]
         result["ratio_minidl_over_pytorch"] = ratio
         result["ratio_per_repeat"] = pairs
-        print(f"ratio minidl / PyTorch (medians): {ratio:.2f}   per repeat: "
+        print(f"ratio minidl / PyTorch (medians): {ratio:.3f}   per repeat: "
               + ", ".join(f"{p:.2f}" for p in pairs)
               + f"   (target <= {'1.0 against PyTorch CUDA' if device == 'cuda' else '0.70'})")
     result.update({
