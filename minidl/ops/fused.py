@@ -101,16 +101,18 @@ class Conv2DMaxPoolReLU(Function):
         o, c, kh, kw = w.shape
         padded_shape, ((pt, pb), (pl, pr)), (sh, sw), (qh, qw), ph, pw = self.geom
         n, k, q, p = g.shape[0], c * kh * kw, qh * qw, ph * pw
-        gp = g.reshape(n, o, p) * (self.out > 0)            # through the ReLU
+        g = g.reshape(n, o, p)
         want_w = self.needs_grad[1] or self.needs_grad[2]
         gwb = xp.zeros((o, k + 1), dtype=g.dtype)
         gx = xp.zeros(padded_shape, dtype=g.dtype) if self.needs_grad[0] else None
         chunks = _chunks(xp, n)
         dz = xp.empty((chunks[0][1], o, q, p), dtype=g.dtype)
+        gp = xp.empty((chunks[0][1], o, p), dtype=g.dtype)
         for lo, hi in chunks:
             m = hi - lo
+            xp.multiply(g[lo:hi], self.out[lo:hi] > 0, out=gp[:m])    # through the ReLU
             for r in range(q):                              # through the pool: to each window's winner
-                xp.multiply(gp[lo:hi], winner[lo:hi] == r, out=dz[:m, :, r])
+                xp.multiply(gp[:m], winner[lo:hi] == r, out=dz[:m, :, r])
             dzc = dz[:m].reshape(m, o, q * p)
             if want_w:                                      # sum_n dz[n] @ cols[n].T; last column: bias
                 gwb += xp.matmul(dzc, cols[lo:hi].transpose(0, 2, 1)).sum(axis=0)
