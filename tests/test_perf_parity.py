@@ -13,6 +13,7 @@
 GPU: the training step makes no host-device copies (skipped without CuPy).
 The optimizers' teaching-vs-fast parity lives in their own tests.
 """
+import contextlib
 import sys
 
 import numpy as np
@@ -166,6 +167,66 @@ def test_fused_conv_pool_relu_equals_layers(float64, shape, o, k, stride, paddin
     np.testing.assert_allclose(y.numpy(), ref.numpy(), rtol=1e-12, atol=1e-12)
     for fast, plain in ((xf, xr), (wf, wr), (bf, br)):
         np.testing.assert_allclose(fast.grad, plain.grad, rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("relu_first", [True, False])
+@pytest.mark.parametrize("shape,o,k,stride,padding,pool", FUSED_CASES)
+def test_fused_block_with_dropout_equals_the_four_layers(float64, shape, o, k, stride, padding, pool,
+                                                         relu_first):
+    # the Dropout after the block joins the fused op: the same values and gradients as the
+    # block's op followed by ops.dropout with the same mask, bit for bit
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal(shape)
+    w = rng.standard_normal((o, shape[1], k, k))
+    b = rng.standard_normal(o) * 0.5 - 0.5 * np.abs(w).reshape(o, -1).sum(axis=1)
+    masks = []
+
+    def draw(shape):
+        masks.append(dropout_module.dropout_mask(shape, 0.4, np.random.default_rng(9), np.float64))
+        return masks[-1]
+
+    xf, wf, bf = leaf(x), leaf(w), leaf(b)
+    y = conv2d_maxpool2d_relu(xf, wf, bf, stride, padding, pool, dropout=draw)
+    xr, wr, br = leaf(x), leaf(w), leaf(b)
+    ref = ops.dropout(conv2d_maxpool2d_relu(xr, wr, br, stride, padding, pool), 0.4, mask=masks[0])
+    assert len(masks) == 1 and masks[0].shape == y.shape
+    assert ((ref.numpy() == 0) & (masks[0] > 0)).any() and (masks[0] == 0).any()
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+    ref.backward(g)
+    assert np.array_equal(y.numpy(), ref.numpy())
+    for fast, plain in ((xf, xr), (wf, wr), (bf, br)):
+        assert np.array_equal(fast.grad, plain.grad)
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("rate", [0.25, 0.0])
+def test_sequential_fuses_the_dropout_after_the_block(float64, training, rate):
+    def model():
+        return nn.Sequential(nn.Conv2D(1, 3, 3, rng=np.random.default_rng(1)), nn.ReLU(), nn.MaxPool2D(2),
+                             nn.Dropout(rate, seed=2),
+                             nn.Flatten())
+
+    x = np.random.default_rng(10).standard_normal((4, 1, 10, 10))
+    fast, plain = model(), model()
+    for m in (fast, plain):
+        m.train() if training else m.eval()
+    outs = []
+    for m, ctx in ((fast, contextlib.nullcontext()), (plain, fusion.disabled())):
+        with ctx:
+            xt = Tensor(x.copy(), requires_grad=True)
+            out = m(xt)
+            out.backward(np.ones(out.shape))
+            outs.append((out.numpy(), xt.grad, [p.grad for p in m.parameters()], m[3].get_rng_state()))
+    graph = _ops_in_graph(fast(Tensor(x, requires_grad=True)))
+    assert Conv2DMaxPoolReLU in graph and dropout_module.DropoutFunction not in graph
+    (y1, gx1, gp1, rng1), (y2, gx2, gp2, rng2) = outs
+    # the fused convolution sums in another order than the layers (see the test above)
+    for fast_value, plain_value in [(y1, y2), (gx1, gx2), *zip(gp1, gp2)]:
+        np.testing.assert_allclose(fast_value, plain_value, rtol=1e-11, atol=1e-11)
+    assert rng1 == rng2                    # the same draws from the layer's generator
+    if training and rate:
+        assert (y1 == 0).mean() > (model().eval()(Tensor(x)).numpy() == 0).mean()   # the mask was applied
 
 
 def test_relu_and_pool_commute_exactly():

@@ -4,7 +4,9 @@
 start there have a fused op; the one there is:
 
 * ``Conv2D -> ReLU -> MaxPool2D`` or ``Conv2D -> MaxPool2D -> ReLU`` with a
-  non-overlapping pool (stride = pool size): ``ops.fused.conv2d_maxpool2d_relu``.
+  non-overlapping pool (stride = pool size): ``ops.fused.conv2d_maxpool2d_relu``;
+  a ``Dropout`` right after it joins the op (its mask comes from the layer, drawn as
+  the layer itself would draw it).
 
 A fused op computes exactly what the layers compute one by one (the forward values
 and the gradients of the input and of the parameters; tests/test_perf_parity.py), so
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 
-from minidl.nn.layers import Conv2D, MaxPool2D, ReLU
+from minidl.nn.layers import Conv2D, Dropout, MaxPool2D, ReLU
 from minidl.nn.module import as_tensor
 from minidl.ops.fused import conv2d_maxpool2d_relu
 
@@ -54,8 +56,12 @@ def match(layers, i):
     if pool.stride != pool.pool_size:
         return None
 
-    def fused(x):
-        return conv2d_maxpool2d_relu(as_tensor(x), conv.weight, conv.bias, conv.stride, conv.padding,
-                                     pool.pool_size, layer=conv._label())
+    drop = layers[i + 3] if i + 3 < len(layers) and type(layers[i + 3]) is Dropout else None
 
-    return fused, 3
+    def fused(x):
+        x = as_tensor(x)
+        mask_for = None if drop is None else (lambda shape: drop.mask_for(shape, x.dtype))
+        return conv2d_maxpool2d_relu(x, conv.weight, conv.bias, conv.stride, conv.padding,
+                                     pool.pool_size, layer=conv._label(), dropout=mask_for)
+
+    return fused, 3 if drop is None else 4

@@ -96,10 +96,15 @@ class Dropout(Module):
 
     def forward(self, x):
         x = as_tensor(x)
+        mask = self.mask_for(x.shape, x.dtype)
+        return x if mask is None else ops.dropout(x, self.rate, training=True, mask=mask)
+
+    def mask_for(self, shape, dtype):
+        """The scaled keep-mask of the next forward pass for an input of ``shape`` (drawn from
+        ``self.rng``), or None in evaluation mode or at rate 0 (nothing is drawn then)."""
         if not self.training or self.rate == 0.0:
-            return x
-        mask = self._masks.next(x.shape, self.rate, self.rng, x.dtype)
-        return ops.dropout(x, self.rate, training=True, mask=mask)
+            return None
+        return self._masks.next(shape, self.rate, self.rng, dtype)
 
     def prefetch(self):
         """Start drawing the next training mask in the background (see ``ops.MaskStream``)."""

@@ -23,6 +23,9 @@ convolution output several times):
   PH*PW contiguous blocks, and the pool is the running maximum of those blocks.
 * the ReLU runs on the pooled output, PH*PW times smaller, and its mask comes
   from that output (``out > 0``), so nothing else is stored;
+* a Dropout right after the block multiplies each chunk's output by its mask while
+  the chunk is in the cache (``dropout=``), and its backward is folded into the
+  ReLU's: ``out > 0`` exactly where both the ReLU and the mask kept a value;
 * backward writes the convolution's output gradient block by block (each block
   ``g * (winner == k)``), in the GEMM's own layout: no zero-fill, no strided scatter;
 * pixels that no pool window covers (the last row/column of an odd-sized output)
@@ -49,7 +52,7 @@ def _chunks(xp, n):
 
 
 class Conv2DMaxPoolReLU(Function):
-    def forward(self, x, w, b, stride=(1, 1), pads=((0, 0), (0, 0)), pool=(2, 2)):
+    def forward(self, x, w, b, stride=(1, 1), pads=((0, 0), (0, 0)), pool=(2, 2), mask=None):
         xp = B.get_array_module(x)
         n, c, h, wd = x.shape
         o, _, kh, kw = w.shape
@@ -62,6 +65,8 @@ class Conv2DMaxPoolReLU(Function):
         ow = (x.shape[3] - kw) // sw + 1
         ph, pw = oh // qh, ow // qw                        # the pooled output size
         k, q, p = c * kh * kw, qh * qw, ph * pw
+        if mask is not None:
+            mask = mask.reshape(n, o, p)
         cols = xp.empty((n, k + 1, q * p), dtype=x.dtype)
         fields = cols[:, :k].reshape(n, c, kh, kw, qh, qw, ph, pw)
         for i in range(kh):
@@ -90,8 +95,10 @@ class Conv2DMaxPoolReLU(Function):
                 bet *= xp.uint8(r)
                 xp.maximum(win, bet, out=win)
                 xp.maximum(pooled, zq[:, :, r], out=pooled)
-        xp.maximum(out, 0, out=out)                        # the ReLU, on the pooled values
-        self.cols, self.w, self.winner, self.out = cols, w, winner, out
+            xp.maximum(pooled, 0, out=pooled)              # the ReLU, on the pooled values
+            if mask is not None:                           # a following Dropout, on values in cache
+                pooled *= mask[lo:hi]
+        self.cols, self.w, self.winner, self.out, self.mask = cols, w, winner, out, mask
         self.geom = (x.shape, pads, stride, pool, ph, pw)
         return out.reshape(n, o, ph, pw)
 
@@ -110,7 +117,11 @@ class Conv2DMaxPoolReLU(Function):
         gp = xp.empty((chunks[0][1], o, p), dtype=g.dtype)
         for lo, hi in chunks:
             m = hi - lo
-            xp.multiply(g[lo:hi], self.out[lo:hi] > 0, out=gp[:m])    # through the ReLU
+            if self.mask is None:
+                xp.multiply(g[lo:hi], self.out[lo:hi] > 0, out=gp[:m])    # through the ReLU
+            else:                                           # through the Dropout, then the ReLU:
+                xp.multiply(g[lo:hi], self.mask[lo:hi], out=gp[:m])      # out > 0 only where both kept it
+                gp[:m] *= self.out[lo:hi] > 0
             for r in range(q):                              # through the pool: to each window's winner
                 xp.multiply(gp[:m], winner[lo:hi] == r, out=dz[:m, :, r])
             dzc = dz[:m].reshape(m, o, q * p)
@@ -132,13 +143,20 @@ class Conv2DMaxPoolReLU(Function):
         return gx, gw, gb
 
 
-def conv2d_maxpool2d_relu(x, weight, bias, stride=1, padding="valid", pool_size=2, layer="conv2d"):
+def conv2d_maxpool2d_relu(x, weight, bias, stride=1, padding="valid", pool_size=2, layer="conv2d",
+                          dropout=None):
     """``relu(max_pool2d(conv2d(x, weight, bias, stride, padding), pool_size))`` in one op.
 
-    Only for non-overlapping pools (the pool's stride equals its size).
+    Only for non-overlapping pools (the pool's stride equals its size).  ``dropout``: a
+    function of the output's shape that returns the scaled keep-mask of a Dropout that
+    follows (or None for none); the op then returns ``relu(...) * mask``, exactly what
+    ``ops.dropout(relu(...), rate, mask=mask)`` returns, values and gradients.
     """
     stride, pads, (oh, ow) = check_conv_input(x, weight, stride, padding, layer)
     pool = _pair(pool_size, f"{layer}: pool_size")
     if oh < pool[0] or ow < pool[1]:
         raise ValueError(f"{layer}: convolution output of size {(oh, ow)} is smaller than the pool {pool}")
-    return Conv2DMaxPoolReLU.apply(x, weight, bias, stride=stride, pads=pads, pool=pool)
+    mask = None
+    if dropout is not None:
+        mask = dropout((x.shape[0], weight.shape[0], oh // pool[0], ow // pool[1]))
+    return Conv2DMaxPoolReLU.apply(x, weight, bias, stride=stride, pads=pads, pool=pool, mask=mask)
