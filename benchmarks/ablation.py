@@ -134,10 +134,12 @@ CONFIGS = [
      {"pool", "conv", "relu", "mask", "fusion"}),
     ("+ the fused op in chunks of 8 samples (its intermediates stay in the cache)",
      {"pool", "conv", "relu", "mask", "fusion", "chunks"}),
+    ("+ the Dropout after the block joins the fused op (mask applied to each chunk in cache)",
+     {"pool", "conv", "relu", "mask", "fusion", "chunks", "fuse_dropout"}),
     ("+ optimizer update of large parameters in one part per CPU thread",
-     {"pool", "conv", "relu", "mask", "fusion", "chunks", "optim_threads"}),
+     {"pool", "conv", "relu", "mask", "fusion", "chunks", "fuse_dropout", "optim_threads"}),
     ("+ next dropout mask drawn in a background thread during the convolution",
-     {"pool", "conv", "relu", "mask", "fusion", "chunks", "optim_threads", "prefetch"}),
+     {"pool", "conv", "relu", "mask", "fusion", "chunks", "fuse_dropout", "optim_threads", "prefetch"}),
 ]
 ALL = set(CONFIGS[-1][1])
 
@@ -150,6 +152,7 @@ def use(parts):
     basic.ReLU = pick["relu"]
     dropout.dropout_mask = pick["mask"]
     fusion._enabled = "fusion" in parts
+    fusion.FUSE_DROPOUT = "fuse_dropout" in parts
     fused.CPU_CHUNK = CHUNK if "chunks" in parts else 1 << 30
     optimizer_module.PARALLEL_MIN_SIZE = PARALLEL_MIN if "optim_threads" in parts else NEVER
     dropout.MaskStream.PREFETCH_MIN_SIZE = PREFETCH_MIN if "prefetch" in parts else NEVER

@@ -24,6 +24,9 @@ from minidl.ops.fused import conv2d_maxpool2d_relu
 
 _enabled = True
 
+#: a Dropout right after the block joins the fused op (False: it runs as its own layer)
+FUSE_DROPOUT = True
+
 
 @contextlib.contextmanager
 def disabled():
@@ -56,7 +59,7 @@ def match(layers, i):
     if pool.stride != pool.pool_size:
         return None
 
-    drop = layers[i + 3] if i + 3 < len(layers) and type(layers[i + 3]) is Dropout else None
+    drop = layers[i + 3] if FUSE_DROPOUT and i + 3 < len(layers) and type(layers[i + 3]) is Dropout else None
 
     def fused(x):
         x = as_tensor(x)
