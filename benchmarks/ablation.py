@@ -134,7 +134,7 @@ CONFIGS = [
      {"pool", "conv", "relu", "mask", "fusion"}),
     ("+ the fused op in chunks of 8 samples (its intermediates stay in the cache)",
      {"pool", "conv", "relu", "mask", "fusion", "chunks"}),
-    ("+ the Dropout after the block joins the fused op (mask applied to each chunk in cache)",
+    ("+ the Dropout after the block joins the fused op (mask applied in place, backward folded in)",
      {"pool", "conv", "relu", "mask", "fusion", "chunks", "fuse_dropout"}),
     ("+ optimizer update of large parameters in one part per CPU thread",
      {"pool", "conv", "relu", "mask", "fusion", "chunks", "fuse_dropout", "optim_threads"}),

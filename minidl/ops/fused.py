@@ -23,9 +23,10 @@ convolution output several times):
   PH*PW contiguous blocks, and the pool is the running maximum of those blocks.
 * the ReLU runs on the pooled output, PH*PW times smaller, and its mask comes
   from that output (``out > 0``), so nothing else is stored;
-* a Dropout right after the block multiplies each chunk's output by its mask while
-  the chunk is in the cache (``dropout=``), and its backward is folded into the
-  ReLU's: ``out > 0`` exactly where both the ReLU and the mask kept a value;
+* a Dropout right after the block (``dropout=``) multiplies the output by its mask in
+  place, the mask asked for only once the convolution is done (so a mask drawn in the
+  background, ``ops.MaskStream``, has had the convolution's time), and its backward is
+  folded into the ReLU's: ``out > 0`` exactly where both the ReLU and the mask kept a value;
 * backward writes the convolution's output gradient block by block (each block
   ``g * (winner == k)``), in the GEMM's own layout: no zero-fill, no strided scatter;
 * pixels that no pool window covers (the last row/column of an odd-sized output)
@@ -52,7 +53,7 @@ def _chunks(xp, n):
 
 
 class Conv2DMaxPoolReLU(Function):
-    def forward(self, x, w, b, stride=(1, 1), pads=((0, 0), (0, 0)), pool=(2, 2), mask=None):
+    def forward(self, x, w, b, stride=(1, 1), pads=((0, 0), (0, 0)), pool=(2, 2), dropout=None):
         xp = B.get_array_module(x)
         n, c, h, wd = x.shape
         o, _, kh, kw = w.shape
@@ -65,8 +66,6 @@ class Conv2DMaxPoolReLU(Function):
         ow = (x.shape[3] - kw) // sw + 1
         ph, pw = oh // qh, ow // qw                        # the pooled output size
         k, q, p = c * kh * kw, qh * qw, ph * pw
-        if mask is not None:
-            mask = mask.reshape(n, o, p)
         cols = xp.empty((n, k + 1, q * p), dtype=x.dtype)
         fields = cols[:, :k].reshape(n, c, kh, kw, qh, qw, ph, pw)
         for i in range(kh):
@@ -96,8 +95,10 @@ class Conv2DMaxPoolReLU(Function):
                 xp.maximum(win, bet, out=win)
                 xp.maximum(pooled, zq[:, :, r], out=pooled)
             xp.maximum(pooled, 0, out=pooled)              # the ReLU, on the pooled values
-            if mask is not None:                           # a following Dropout, on values in cache
-                pooled *= mask[lo:hi]
+        mask = None if dropout is None else dropout((n, o, ph, pw))
+        if mask is not None:                               # a following Dropout
+            mask = mask.reshape(n, o, p)
+            out *= mask
         self.cols, self.w, self.winner, self.out, self.mask = cols, w, winner, out, mask
         self.geom = (x.shape, pads, stride, pool, ph, pw)
         return out.reshape(n, o, ph, pw)
@@ -156,7 +157,4 @@ def conv2d_maxpool2d_relu(x, weight, bias, stride=1, padding="valid", pool_size=
     pool = _pair(pool_size, f"{layer}: pool_size")
     if oh < pool[0] or ow < pool[1]:
         raise ValueError(f"{layer}: convolution output of size {(oh, ow)} is smaller than the pool {pool}")
-    mask = None
-    if dropout is not None:
-        mask = dropout((x.shape[0], weight.shape[0], oh // pool[0], ow // pool[1]))
-    return Conv2DMaxPoolReLU.apply(x, weight, bias, stride=stride, pads=pads, pool=pool, mask=mask)
+    return Conv2DMaxPoolReLU.apply(x, weight, bias, stride=stride, pads=pads, pool=pool, dropout=dropout)
