@@ -2,7 +2,8 @@
 
 They are timing tools, so the numbers are not checked here; what is checked is that every
 script of docs/performance.md still starts, runs its whole path and writes what it says.
-PyTorch is left out (``--no-torch``) where a script can use it, so these stay quick.
+PyTorch is left out (``--no-torch``) where a script can use it.  Marked slow (about 15 s
+in all): CI runs them in its slow stage, the default run stays quick.
 """
 import json
 import os
@@ -10,6 +11,8 @@ import subprocess
 import sys
 
 import pytest
+
+pytestmark = pytest.mark.slow
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
