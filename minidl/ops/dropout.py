@@ -57,6 +57,7 @@ class MaskStream:
     def __init__(self):
         self._last = None               # (shape, rate, rng, dtype) of the last call
         self._pending = None            # (the last call's key, rng state at the copy, future, the copy)
+        self._copy = None               # the generator the background draw uses (one at a time)
 
     def next(self, shape, rate, rng, dtype):
         self._last = (tuple(shape), float(rate), rng, dtype)
@@ -73,7 +74,9 @@ class MaskStream:
         if size < self.PREFETCH_MIN_SIZE or not isinstance(rng, B.np.random.Generator):
             return
         state = rng.bit_generator.state
-        copy = B.np.random.Generator(type(rng.bit_generator)(0))
+        copy = self._copy
+        if copy is None or type(copy.bit_generator) is not type(rng.bit_generator):
+            copy = self._copy = B.np.random.Generator(type(rng.bit_generator)(0))   # made once, reused
         copy.bit_generator.state = state
         future = cpu.submit(dropout_mask, shape, rate, copy, dtype)
         if future is not None:
@@ -106,7 +109,7 @@ class MaskStream:
 
     # a pending Future cannot be copied or pickled: a copy starts afresh
     def __getstate__(self):
-        return {"_last": None, "_pending": None}
+        return {"_last": None, "_pending": None, "_copy": None}
 
     def __deepcopy__(self, memo):
         return MaskStream()
