@@ -121,13 +121,7 @@ def parallel_map(fn, items) -> list:
     items = list(items)
     if len(items) <= 1 or _threads == 1 or threading.current_thread().name.startswith("minidl"):
         return [fn(item) for item in items]
-    mode = denormals_flushed()
-
-    def run(item):
-        if denormals_flushed() != mode:
-            _set_thread_flush(mode)
-        return fn(item)
-
+    run = _in_callers_mode(fn)
     futures = [_get_pool().submit(run, item) for item in items[1:]]
     first_error = None
     try:
@@ -150,14 +144,19 @@ def submit(fn, *args):
     or None when there is no other thread to run it (``num_threads() == 1``)."""
     if _threads == 1:
         return None
+    return _get_pool().submit(_in_callers_mode(fn), *args)
+
+
+def _in_callers_mode(fn):
+    """``fn`` wrapped to run, on whatever thread, in the calling thread's denormal mode."""
     mode = denormals_flushed()
 
-    def run():
+    def run(*args):
         if denormals_flushed() != mode:
             _set_thread_flush(mode)
         return fn(*args)
 
-    return _get_pool().submit(run)
+    return run
 
 
 # -------------------------------------------------------- denormal flushing
