@@ -189,6 +189,17 @@ class Optimizer:
     def _validate(self, group) -> None:  # pragma: no cover - overridden
         pass
 
+    # ------------------------------------------------------------- modes
+    def train(self) -> None:
+        """Put the parameters at the point training steps from (``fit`` calls it before training).
+
+        A no-op for most optimizers; one that trains at one point and evaluates at another
+        (Schedule-Free AdamW) moves the parameters here."""
+
+    def eval(self) -> None:
+        """Put the parameters at the point to evaluate (``fit`` and ``evaluate`` call it before
+        an evaluation, then ``train()``); a no-op for most optimizers."""
+
     # ------------------------------------------------------------- steps
     def zero_grad(self) -> None:
         """Forget the gradients (set ``.grad`` to None) of all parameters."""
