@@ -42,7 +42,7 @@ def _positive_int(text):
 # ------------------------------------------------------------------ compare
 
 def add_compare_parser(subparsers):
-    from minidl.compare import PRESETS
+    from minidl.lab.compare import PRESETS
 
     p = subparsers.add_parser(
         "compare", help="train the article's CNN once per optimizer and compare (the article's table)",
@@ -69,7 +69,7 @@ def add_compare_parser(subparsers):
 
 def run_compare(args):
     from minidl import backend as B
-    from minidl import compare
+    from minidl.lab import compare
 
     for name in ("epochs", "batch_size", "train_subset", "val_subset"):
         value = getattr(args, name)
@@ -91,13 +91,13 @@ def run_compare(args):
 
 # ------------------------------------------------------------------ trajectories
 def add_trajectories_parser(subparsers):
-    from minidl import functions2d, trajectories
+    from minidl.lab import functions2d, trajectories
 
     p = subparsers.add_parser(
         "trajectories", help="draw optimizers' paths on 2-D test functions (PNG, optional GIF)",
         description="Run optimizers from the same start on 2-D test functions and draw, per function, "
                     "a contour plot with every path and the loss against the step. The learning rate of "
-                    "each line is in its legend (defaults: minidl.trajectories.LEARNING_RATES; "
+                    "each line is in its legend (defaults: minidl.lab.trajectories.LEARNING_RATES; "
                     "lr=... in a row spec overrides).")
     p.add_argument("--functions", nargs="+", default=list(functions2d.DEFAULT_FUNCTIONS),
                    metavar="NAME", help=f"test functions (default: %(default)s; also: "
@@ -128,8 +128,8 @@ def _safe_name(label):
 
 
 def run_trajectories(args) -> int:
-    from minidl import plots, trajectories
-    from minidl.specs import parse_specs
+    from minidl.lab import plots, trajectories
+    from minidl.lab.specs import parse_specs
 
     specs = (parse_specs(args.optimizers, default_convention=args.convention) if args.optimizers
              else trajectories.default_specs(args.convention))
@@ -162,7 +162,7 @@ def run_trajectories(args) -> int:
 
 # ------------------------------------------------------------------ explain
 def add_explain_parser(subparsers):
-    from minidl import functions2d
+    from minidl.lab import functions2d
 
     p = subparsers.add_parser(
         "explain", help="print every intermediate quantity of an optimizer's first steps",
@@ -187,7 +187,7 @@ def add_explain_parser(subparsers):
 
 
 def run_explain(args) -> int:
-    from minidl import explain
+    from minidl.lab import explain
 
     result = explain.explain(args.optimizer, steps=args.steps, param=args.param, grad=args.grad,
                              function=args.function, convention=args.convention)

@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-from minidl import cli, compare
+from minidl import cli
+from minidl.lab import compare
 
 QUICK = ["compare", "--dataset", "synthetic", "--epochs", "1", "--train-subset", "256",
          "--val-subset", "128", "--quiet"]

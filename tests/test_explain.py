@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from minidl import optim
-from minidl.explain import explain, format_markdown, format_text
+from minidl.lab.explain import explain, format_markdown, format_text
 
 
 def _new_w(result, t):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from minidl import backend as B
-from minidl import functions2d as F
+from minidl.lab import functions2d as F
 
 
 @pytest.mark.parametrize("name", list(F.FUNCTIONS))

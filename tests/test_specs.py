@@ -2,7 +2,7 @@
 import pytest
 
 from minidl import optim
-from minidl.specs import RowSpec, format_spec, parse_spec, parse_specs
+from minidl.lab.specs import RowSpec, format_spec, parse_spec, parse_specs
 
 
 def test_plain_name_uses_the_default_convention():

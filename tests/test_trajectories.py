@@ -4,8 +4,8 @@ import pytest
 
 from minidl import backend as B
 from minidl import optim
-from minidl import trajectories as T
-from minidl.specs import parse_spec
+from minidl.lab import trajectories as T
+from minidl.lab.specs import parse_spec
 
 
 def _specs(names):

@@ -18,7 +18,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from minidl import backend as B
-from minidl.specs import RowSpec, parse_spec
+from minidl.lab.specs import RowSpec, parse_spec
 
 #: The article's table: val accuracy / val loss at epochs 1, 5, 10, and the total time (s).
 ARTICLE = {
@@ -348,6 +348,6 @@ def write_outputs(results: dict, out: str, figures: bool = True) -> None:
     _atomic_write(os.path.join(out, "table.md"),
                   f"# Optimizer comparison\n\nCommand: `{results.get('command', '')}`\n\n{table}\n")
     if figures:
-        from minidl import plots
+        from minidl.lab import plots
 
         plots.compare_figures(results, out)

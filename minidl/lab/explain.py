@@ -9,7 +9,7 @@ and the table says whether the two agree.
 Weight decay and gradient clipping, which the base class applies before any
 rule, are shown as their own rows when a spec turns them on.
 
-    >>> from minidl.explain import explain, format_text
+    >>> from minidl.lab.explain import explain, format_text
     >>> print(format_text(explain("adam", steps=2)))        # doctest: +SKIP
 """
 from __future__ import annotations
@@ -18,8 +18,8 @@ import math
 from dataclasses import dataclass, field
 
 from minidl import backend as B
-from minidl import functions2d
-from minidl.specs import RowSpec, parse_spec
+from minidl.lab import functions2d
+from minidl.lab.specs import RowSpec, parse_spec
 
 DEFAULT_PARAM = (1.0, -2.0)
 DEFAULT_FUNCTION = "sphere"  # f = (x^2 + y^2) / 2, so g = w

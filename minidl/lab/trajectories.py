@@ -16,8 +16,8 @@ import math
 from dataclasses import dataclass, field
 
 from minidl import backend as B
-from minidl import functions2d
-from minidl.specs import RowSpec, parse_specs
+from minidl.lab import functions2d
+from minidl.lab.specs import RowSpec, parse_specs
 
 #: the optimizers drawn when none are chosen, in the article's order
 #: (entries whose optimizer is not registered are left out)

@@ -27,7 +27,7 @@ def _ensure_dir(path):
 
 # --- trajectories -------------------------------------------------------------
 # Contour plots of the 2-D test functions with each optimizer's path
-# (minidl.trajectories), the loss against the step, and GIF animations.
+# (minidl.lab.trajectories), the loss against the step, and GIF animations.
 
 def _colors(n):
     plt = _pyplot()
@@ -78,7 +78,7 @@ def _loss_axis(ax, fn, trajectories, colors):
 
 def plot_trajectories(fn, trajectories, path, title=None, dpi: int = 110) -> str:
     """One PNG: left, the contours with every path from the common start; right, loss vs step."""
-    from minidl import functions2d
+    from minidl.lab import functions2d
 
     fn = functions2d.get(fn) if isinstance(fn, str) else fn
     plt = _pyplot()
@@ -108,7 +108,7 @@ def plot_trajectories(fn, trajectories, path, title=None, dpi: int = 110) -> str
 
 def plot_optimizer_grid(label, trajectories_by_function: dict, path, dpi: int = 100) -> str:
     """One optimizer on several functions: a row of contour panels (the pictures of docs/tour.md)."""
-    from minidl import functions2d
+    from minidl.lab import functions2d
 
     plt = _pyplot()
     n = len(trajectories_by_function)
@@ -138,7 +138,7 @@ def animate_trajectories(fn, trajectories, path, fps: int = 15, max_frames: int 
     """
     from matplotlib.animation import FuncAnimation, PillowWriter
 
-    from minidl import functions2d
+    from minidl.lab import functions2d
 
     np = B.np
     fn = functions2d.get(fn) if isinstance(fn, str) else fn
@@ -196,7 +196,7 @@ def compare_figures(results: dict, out: str) -> list:
     """
     import os
 
-    from minidl.compare import summarize
+    from minidl.lab.compare import summarize
 
     plt = _pyplot()
     rows = summarize(results)
