@@ -7,6 +7,8 @@
 from minidl.optim import clipping, weight_decay
 from minidl.optim.clipping import clip_grad_norm, clip_grad_value
 from minidl.optim.optimizer import CONVENTIONS, Optimizer
+from minidl.optim.validation import (check_bool, check_choice, check_int, check_lr, check_nonnegative, check_pair,
+                                     check_positive, check_range)
 from minidl.optim.sgd import SGD
 from minidl.optim.adagrad import Adagrad
 from minidl.optim.rmsprop import RMSprop
@@ -45,5 +47,8 @@ def create(name: str, params, **hyperparameters) -> Optimizer:
     return REGISTRY[key](params, **hyperparameters)
 
 
-__all__ = ["Optimizer", "CONVENTIONS", "SGD", "Adagrad", "RMSprop", "Adadelta", "Rprop", "Adam", "AdamW", "Adamax", "Nadam", "schedules", "REGISTRY", "available", "create",
-           "clip_grad_norm", "clip_grad_value", "clipping", "weight_decay"]
+__all__ = ["Optimizer", "CONVENTIONS", "SGD", "Adagrad", "RMSprop", "Adadelta", "Rprop", "Adam", "AdamW",
+           "Adamax", "Nadam", "schedules", "REGISTRY", "available", "create",
+           "clip_grad_norm", "clip_grad_value", "clipping", "weight_decay",
+           "check_lr", "check_range", "check_positive", "check_nonnegative", "check_bool", "check_pair",
+           "check_int", "check_choice"]

@@ -3,18 +3,32 @@
 Every convention first shrinks the weights, then runs Adam on the plain gradient g_t
 (the decay never enters m_t or v_t):
 
-    w'_{t-1} = w_{t-1} * (1 - lr * weight_decay)             decoupled weight decay
-    w_t      = w'_{t-1} - step_t                             step_t: Adam's step, same convention
+Rule (every convention):
 
-with step_t exactly as in ``Adam`` (amsgrad included):
+    w_decayed = w_{t-1} * (1 - lr * weight_decay)            # decoupled weight decay, by the base class
+    w_t = w_decayed - step_t                                 # step_t: Adam's step, same convention
 
-* keras:   alpha_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t);  step_t = alpha_t * m_t / (sqrt(v_t) + eps)
-* pytorch: step_size = lr / (1 - beta1^t);  denom = sqrt(v_t) / sqrt(1 - beta2^t) + eps;
-           step_t = step_size * m_t / denom
-* paper:   step_t = lr * m_hat_t / (sqrt(v_hat_t) + eps), m_hat_t = m_t / (1 - beta1^t),
-           v_hat_t = v_t / (1 - beta2^t)
+with m_t, v_t and step_t exactly as in ``Adam`` (amsgrad included):
 
-where m_t = beta1 * m_{t-1} + (1 - beta1) * g_t and v_t = beta2 * v_{t-1} + (1 - beta2) * g_t^2.
+Rule (keras):
+
+    alpha_t = lr * sqrt(bias2_t) / bias1_t
+    step_t = alpha_t * m_t / (sqrt(v_t) + eps)
+
+Rule (pytorch):
+
+    step_size_t = lr / bias1_t
+    denom_t = sqrt(v_t) / sqrt(bias2_t) + eps
+    step_t = step_size_t * m_t / denom_t
+
+Rule (paper):
+
+    m_hat_t = m_t / bias1_t
+    v_hat_t = v_t / bias2_t
+    step_t = lr * m_hat_t / (sqrt(v_hat_t) + eps)
+
+where m_t = beta1 * m_{t-1} + (1 - beta1) * g_t, v_t = beta2 * v_{t-1} + (1 - beta2) * g_t^2,
+bias1_t = 1 - beta1^t and bias2_t = 1 - beta2^t.
 
 Sources: PyTorch's ``AdamW`` runs w *= 1 - lr * weight_decay before the Adam step; Keras 3's
 ``AdamW`` (Adam with the base optimizer's weight decay) runs w -= w * weight_decay * lr before
@@ -32,7 +46,7 @@ Defaults:
                                                               lambda; PyTorch's value is used)
 
 With weight_decay = 0 AdamW is Adam.  The decay itself runs in the base (``weight_decay.py``,
-``DECOUPLED_WEIGHT_DECAY = True``); ``reference_step`` shows it as its first quantity.
+``DECOUPLED_WEIGHT_DECAY = True``), as for every optimizer; the rule is Adam's ``update``.
 """
 from __future__ import annotations
 
@@ -47,10 +61,3 @@ class AdamW(Adam):
         "pytorch": {**Adam.DEFAULTS["pytorch"], "weight_decay": 0.01},
         "paper": {**Adam.DEFAULTS["paper"], "weight_decay": 0.01},
     }
-
-    def reference_step(self, w, g, state, group):
-        """Decoupled decay, then Adam's reference step on the decayed weights (nothing is modified)."""
-        decayed = w * (1 - group["lr"] * group["weight_decay"])
-        new_w, new_state, q = super().reference_step(decayed, g, state, group)
-        return new_w, new_state, [("w'", "decayed weights: w_{t-1} * (1 - lr * weight_decay)",
-                                   decayed)] + q

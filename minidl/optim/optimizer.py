@@ -1,161 +1,148 @@
-"""The optimizer base: parameter groups, per-parameter state, conventions, validation.
+"""The optimizer base class: what every optimizer shares, written once.
 
-A concrete optimizer is a thin class that declares
-
-* ``DEFAULTS``: ``{convention: {hyperparameter: default}}`` for each source it
-  follows ("keras", "pytorch", "paper"); the keys of a convention are exactly
-  the hyperparameters the optimizer accepts;
-* ``_validate(group)``: checks of its hyperparameters (use the ``check_*`` helpers);
-* ``initial_state(w, group)``: its state (a dict of arrays and ints with
-  descriptive names), made once per parameter with the array module of ``w``
-  (so it lives on the parameter's device);
-* ``reference_step(w, g, state, group) -> (new_w, new_state, quantities)``: the
-  teaching path, pure (it modifies none of its arguments), written with plain
-  allocating expressions exactly as the docstring's formula; ``quantities`` is
-  the list of ``(symbol, description, value)`` of every intermediate in the
-  order the formula computes them (``minidl explain`` prints them);
-* ``_update(param, grad, state, group)``: the fast path, in place on the
-  parameter's array and the state, written as a call of the module's pure
-  update function; its temporaries are :meth:`Optimizer.scratch_like` buffers
-  (allocated once), and it runs the same floating-point operations in the same
-  order as ``reference_step``, so the two give bitwise equal weights and state
-  (the tests check it).
-
-The base does everything that is the same for all of them, once: param
-groups, the convention mechanism, lazy state keyed by the Parameter object,
-the non-finite gradient check (before anything is touched), gradient clipping
-(``clipnorm``/``clipvalue``, see ``clipping.py``), weight decay (coupled L2 or
-decoupled, see ``weight_decay.py``), ``zero_grad`` and ``state_dict``.
-
-Every rule here is elementwise, so on the CPU the base runs ``_update`` of a
-large parameter on contiguous parts of it (flat views of the weights, gradient
-and state arrays) in ``minidl.cpu.parallel_map``'s threads: NumPy's elementwise
-loops run on one core, and this uses them all.  Each element sees the same
-operations as in one whole-array call, so the result is bitwise the same (tested).
-
-A hyperparameter's default is the optimizer's own (``DEFAULTS[convention]``)
-where it has one, else ``COMMON_DEFAULTS`` (AdamW's own ``weight_decay`` wins over
-the common 0.0): see :func:`default_hyperparameters`.
+An optimizer is a short class (see :class:`Optimizer`'s docstring for a whole one); its file
+holds the rule, the base holds everything else: param groups, conventions, validation,
+lazy per-parameter state, the checks of every gradient, clipping, weight decay,
+``zero_grad``, ``state_dict`` and ``load_state_dict``.
 """
 from __future__ import annotations
 
-import math
-import threading
-
 from minidl import backend as B
-from minidl import cpu
 from minidl.optim import clipping, weight_decay
-from minidl.tensor import Parameter, no_grad
+from minidl.optim.state_check import checked_state
+from minidl.optim.validation import check_lr, check_nonnegative, check_positive, is_number
+from minidl.tensor import Parameter, enable_grad, no_grad
 
 CONVENTIONS = ("keras", "pytorch", "paper")
 
-#: options every optimizer accepts on top of its own hyperparameters
-COMMON_DEFAULTS = {"weight_decay": 0.0, "clipnorm": None, "clipvalue": None}
+#: options every optimizer accepts on top of its own hyperparameters (clipping.py, weight_decay.py)
+COMMON_DEFAULTS = {"weight_decay": 0.0, "clipnorm": None, "global_clipnorm": None, "clipvalue": None}
 
-#: parameters with at least this many elements are updated in parts, one per CPU thread
-#: (parts of at least PART_MIN_SIZE elements: smaller ones would wait on each other for the GIL)
-PARALLEL_MIN_SIZE = 1 << 16
-PART_MIN_SIZE = 1 << 15
+#: the frameworks' own spellings, accepted under their convention: {convention: {their name: ours}}
+FRAMEWORK_NAMES = {
+    "keras": {"learning_rate": "lr", "beta_1": "beta1", "beta_2": "beta2", "epsilon": "eps"},
+    "pytorch": {"betas": ("beta1", "beta2")},
+}
 
 
 def default_hyperparameters(cls, convention: str) -> dict:
-    """Every hyperparameter ``cls`` accepts under ``convention``, with its default.
-
-    The optimizer's own defaults win over ``COMMON_DEFAULTS`` (``{**COMMON_DEFAULTS,
-    **cls.DEFAULTS[convention]}``); its own names come first, then the common ones.
-    """
+    """Every hyperparameter ``cls`` accepts under ``convention``, with its default: the
+    optimizer's own first (``cls.DEFAULTS[convention]``), then ``COMMON_DEFAULTS`` (an
+    optimizer's own default wins: AdamW's ``weight_decay``)."""
     own = cls.DEFAULTS[convention]
     return {**own, **{k: v for k, v in COMMON_DEFAULTS.items() if k not in own}}
 
 
-# ---------------------------------------------------------------- fast-path math
-def ema_update(avg, x, beta, buf):
-    """``avg = beta * avg + (1 - beta) * x`` in place (a moving average), using ``buf``.
-
-    ``buf`` is a work array shaped like ``avg``; it may be ``x`` itself (then ``x``
-    is overwritten). Runs the reference expression's operations in its order, so it
-    is bitwise equal to ``beta * avg + (1 - beta) * x``.
-    """
-    dt = avg.dtype.type
-    avg *= dt(beta)
-    B.get_array_module(avg).multiply(x, dt(1 - beta), out=buf)
-    avg += buf
+def default_convention(cls) -> str:
+    """``"keras"`` where the optimizer has it, else the first of its conventions in the order
+    of ``CONVENTIONS`` (then its own names, sorted)."""
+    return next(c for c in (*CONVENTIONS, *sorted(cls.DEFAULTS)) if c in cls.DEFAULTS)
 
 
-# ------------------------------------------------------------------ validation
-def check_lr(value, name="lr"):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"Invalid {name}: {value!r} (expected a finite number >= 0)")
-
-
-def check_range(value, name, low, high, low_open=False, high_open=False):
-    """``low <= value <= high`` with either end optionally open."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
-    if not ok:
-        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
-        raise ValueError(f"Invalid {name}: {value!r} (expected a number in {interval})")
-
-
-def check_positive(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"Invalid {name}: {value!r} (expected a finite number > 0)")
-
-
-def check_nonnegative(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"Invalid {name}: {value!r} (expected a finite number >= 0)")
-
-
-def check_bool(value, name):
-    if not isinstance(value, bool):
-        raise ValueError(f"Invalid {name}: {value!r} (expected True or False)")
-
-
-def check_pair(value, name):
-    """``value`` is a pair (tuple or list of two numbers); returns it as a tuple."""
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise ValueError(f"Invalid {name}: {value!r} (expected a pair of two numbers)")
-    for i, v in enumerate(value):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise ValueError(f"Invalid {name}[{i}]: {v!r} in {name}={value!r} (expected a finite number)")
-    return tuple(value)
+def parameter_label(p, group_index=0, index=0) -> str:
+    """How messages name a parameter: its name (``Conv2D(1->32).weight``), else its place."""
+    return p.name or f"param_groups[{group_index}]['params'][{index}]"
 
 
 class Optimizer:
+    """The base of every optimizer. A whole optimizer, sign descent, in its own file::
+
+        from minidl import backend as B
+        from minidl.optim import Optimizer, check_positive
+
+        class SignSGD(Optimizer):
+            '''w_t = w_{t-1} - lr * sign(m_t),  m_t = beta * m_{t-1} + (1 - beta) * g_t'''
+            DEFAULTS = {"paper": {"lr": 0.01, "beta": 0.9}}      # {convention: defaults}
+
+            def validate(self, group):                           # checks, at construction
+                check_positive(group["lr"], "lr")
+
+            def init_state(self, w, group):                      # made at the first step
+                return {"m": B.get_array_module(w).zeros_like(w)}
+
+            def update(self, w, g, state, group):                # the rule, in place
+                m = state["m"]
+                m *= group["beta"]; m += (1 - group["beta"]) * g
+                w -= group["lr"] * B.get_array_module(w).sign(m)
+
+    ``SignSGD(model.parameters(), lr=0.1)`` then trains; ``minidl compare --optimizers
+    mymodule:SignSGD`` compares it; ``minidl.testing.check_optimizer(SignSGD)`` checks it.
+
+    ``step()`` checks every gradient (type, shape, dtype, NaN/Inf), clips them (``clipnorm``,
+    ``global_clipnorm``, ``clipvalue``), applies ``weight_decay`` (decoupled under the keras
+    convention, else added to the gradient), makes the state of a parameter at its first
+    step, then calls ``update(w, g, state, group)`` once per parameter: ``w`` is the
+    parameter's array, ``g`` its gradient, ``state`` its dict, ``group`` its hyperparameters.
+    ``update`` changes ``w`` and the state's arrays in place; its local variables carry the
+    names of the docstring's formula, which ``minidl explain`` shows step by step.
+
+    Class attributes: ``DEFAULTS`` (the conventions: keras, pytorch or paper, or names of
+    your own); ``ELEMENTWISE`` (True when the rule treats every element on its own, so the
+    speed layer may update a large parameter in parts, one per thread); ``DECOUPLED_WEIGHT_DECAY``
+    (True: decoupled under every convention, as AdamW); ``FRAMEWORK_NAMES`` (a class's own
+    extra spellings, e.g. PyTorch's ``alpha`` for RMSprop's ``rho``).
+    """
+
     DEFAULTS: dict = {}
-    #: True for optimizers whose own weight decay is decoupled whatever the convention (AdamW)
+    ELEMENTWISE = True
     DECOUPLED_WEIGHT_DECAY = False
-    #: check every gradient for NaN/Inf before a step (see _check_finite)
+    FRAMEWORK_NAMES: dict = {}
+    #: check every gradient for NaN/Inf before a step (one reduction, one host read per step)
     check_finite = True
 
-    def __init__(self, params, convention: str = "keras", **hyperparameters):
-        name = type(self).__name__
-        if convention not in self.DEFAULTS:
-            raise ValueError(
-                f"{name}: unknown convention {convention!r}; {name} supports {sorted(self.DEFAULTS)}"
-            )
+    def __init__(self, params, convention: str | None = None, **hyperparameters):
+        cls, name = type(self), type(self).__name__
+        if not isinstance(cls.DEFAULTS, dict) or not cls.DEFAULTS:
+            raise TypeError(f"{name}.DEFAULTS must map a convention to its hyperparameters' defaults, "
+                            f"e.g. {{'paper': {{'lr': 0.01}}}}; got {cls.DEFAULTS!r}")
+        convention = default_convention(cls) if convention is None else convention
+        if convention not in cls.DEFAULTS:
+            raise ValueError(f"{name}: unknown convention {convention!r}; {name} supports {sorted(cls.DEFAULTS)}")
         self.convention = convention
-        allowed = default_hyperparameters(type(self), convention)
-        unknown = sorted(set(hyperparameters) - set(allowed))
+        allowed = default_hyperparameters(cls, convention)
+        given = self._our_names({k: v for k, v in hyperparameters.items() if v is not None}, allowed)
+        unknown = sorted(set(given) - set(allowed))
         if unknown:
-            raise ValueError(f"{name}: unknown hyperparameter(s) {unknown}; accepted: {sorted(allowed)}")
-        self.defaults = dict(allowed)
-        self.defaults.update({k: v for k, v in hyperparameters.items() if v is not None})
-
-        params = list(params) if not isinstance(params, Parameter) else [params]
+            raise ValueError(f"{name}: unknown hyperparameter(s) {unknown} under the {convention} "
+                             f"convention; accepted: {sorted(allowed)}")
+        self.defaults = {**allowed, **given}
+        if isinstance(params, Parameter):
+            params = [params]
+        params = list(params)
         if not params:
             raise ValueError(f"{name}: got an empty parameter list")
-        groups = params if isinstance(params[0], dict) else [{"params": params}]
-        self.param_groups = []
-        self.state = {}
-        self._scratch = {}
-        for group in groups:
+        self.param_groups, self.state = [], {}
+        for group in (params if isinstance(params[0], dict) else [{"params": params}]):
             self.add_param_group(group)
+
+    def _our_names(self, given: dict, allowed: dict) -> dict:
+        """Keras's or PyTorch's spelling of a hyperparameter, under its convention, as minidl's
+        (``learning_rate`` -> ``lr``, ``betas=(b1, b2)`` -> ``beta1, beta2``); a spelling of
+        another convention is refused, saying which name to write."""
+        names = {c: {**FRAMEWORK_NAMES.get(c, {}), **self.FRAMEWORK_NAMES.get(c, {})}
+                 for c in {*FRAMEWORK_NAMES, *self.FRAMEWORK_NAMES}}
+        mine = names.get(self.convention, {})
+        out = {}
+        for key, value in given.items():
+            ours = mine.get(key)
+            targets = ours if isinstance(ours, tuple) else (ours,)
+            if key in allowed or ours is None or not set(targets) <= set(allowed):
+                other = next((c for c, m in names.items() if key in m and key not in allowed), None)
+                if other is not None and other != self.convention:
+                    raise ValueError(f"{type(self).__name__}: {key!r} is the {other} convention's name; under "
+                                     f"the {self.convention} convention write {_spelling(names[other][key])}")
+                out[key] = value                    # minidl's own name (or unknown: reported later)
+            elif isinstance(ours, tuple):           # betas=(b1, b2) -> beta1, beta2
+                if not isinstance(value, (tuple, list)) or len(value) != len(ours):
+                    raise ValueError(f"Invalid {key}: {value!r} (expected {len(ours)} numbers)")
+                out.update(zip(ours, value))
+            else:
+                out[ours] = value
+        return out
 
     # ----------------------------------------------------------- groups
     def add_param_group(self, group: dict) -> None:
+        """Add a dict with ``"params"`` and any hyperparameters that differ from the defaults."""
         name = type(self).__name__
         if not isinstance(group, dict) or "params" not in group:
             raise TypeError(f"{name}: a param group must be a dict with a 'params' list")
@@ -166,28 +153,28 @@ class Optimizer:
         for p in params:
             if not isinstance(p, Parameter):
                 raise TypeError(f"{name}: optimizers take Parameters, got {type(p).__name__}")
-        unknown = sorted(set(group) - set(self.defaults) - {"params"})
+        given = self._our_names({k: v for k, v in group.items() if k != "params"}, self.defaults)
+        unknown = sorted(set(given) - set(self.defaults))
         if unknown:
             raise ValueError(f"{name}: unknown hyperparameter(s) {unknown}; accepted: {sorted(self.defaults)}")
         seen = {id(p) for g in self.param_groups for p in g["params"]}
-        if any(id(p) in seen for p in params):
-            raise ValueError(f"{name}: a parameter appears in more than one param group")
-        full = {**self.defaults, **{k: v for k, v in group.items() if k != "params"}, "params": params}
-        self._validate_common(full)
-        self._validate(full)
+        if any(id(p) in seen for p in params) or len({id(p) for p in params}) != len(params):
+            raise ValueError(f"{name}: a parameter appears twice (in one or two param groups)")
+        full = {**self.defaults, **given, "params": params}
+        self._validate_group(full)
         self.param_groups.append(full)
 
-    def _validate_common(self, group):
+    def _validate_group(self, group) -> None:
         if "lr" in group:
             check_lr(group["lr"])
         check_nonnegative(group["weight_decay"], "weight_decay")
-        if group["clipnorm"] is not None:
-            check_positive(group["clipnorm"], "clipnorm")
-        if group["clipvalue"] is not None:
-            check_positive(group["clipvalue"], "clipvalue")
+        for option in ("clipnorm", "global_clipnorm", "clipvalue"):
+            if group[option] is not None:
+                check_positive(group[option], option)
+        self.validate(group)
 
-    def _validate(self, group) -> None:  # pragma: no cover - overridden
-        pass
+    def validate(self, group) -> None:
+        """Check the group's own hyperparameters (``ValueError`` naming the bad one)."""
 
     # ------------------------------------------------------------- modes
     def train(self) -> None:
@@ -207,177 +194,154 @@ class Optimizer:
             for p in group["params"]:
                 p.grad = None
 
-    def step(self) -> None:
-        """Apply one update to every parameter that has a gradient."""
-        self._check_finite()
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns ``closure()``'s loss.
+
+        ``closure``: a function that clears the gradients, computes the loss, calls
+        ``backward()`` and returns the loss, as in torch.optim; most optimizers need none.
+        """
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        guarded = self.check_gradients()
         with no_grad():
+            before = self._copy_of_everything() if guarded else None
             for group in self.param_groups:
                 params = [p for p in group["params"] if p.grad is not None]
-                grads = clipping.clip_gradients([p.grad for p in params], group["clipnorm"], group["clipvalue"])
+                grads = clipping.clip_gradients([p.grad for p in params], group)
                 for p, g in zip(params, grads):
-                    state = self.state.get(p)
-                    if state is None:
-                        state = self.state[p] = self._init_state(p, group)
-                    g = weight_decay.apply(p.data, g, group, self._decoupled_weight_decay())
-                    self._update_in_parts(p.data, g, state, group)
+                    state = self.state_for(p, group)
+                    g = weight_decay.apply(p.data, g, group, self.decoupled_weight_decay)
+                    self.update(p.data, g, state, group)      # the rule: the optimizer's own file
+                    if before is not None:
+                        self._refuse_non_finite(p, state, before)
+        return loss
 
-    def _update_in_parts(self, param, grad, state, group) -> None:
-        """``_update`` on the whole parameter, or on one contiguous part of it per CPU thread.
-
-        Each part gets flat views of the parameter, gradient and state arrays and a copy
-        of the state's scalars (the step count...), which every part advances alike;
-        those of the first part are kept.  Scratch buffers are per thread.  (Cutting the
-        parts further into cache-sized blocks was measured: it helps one thread, 5.9 ->
-        4.7 ms for Adam on the CNN, but with two it lost to plain halves, 5.1 vs 3.8 ms.)
-        """
-        n = param.size
-        state_arrays = [v for v in state.values() if B.is_array(v)]
-        if (n < PARALLEL_MIN_SIZE or cpu.num_threads() == 1 or B.get_array_module(param) is not B.np
-                or not param.flags.c_contiguous
-                or any(v.shape != param.shape or not v.flags.c_contiguous for v in state_arrays)):
-            self._update(param, grad, state, group)        # (state that is not elementwise: whole)
-            return
-        flat_param, flat_grad = param.reshape(-1), grad.reshape(-1)
-        arrays = {k: v.reshape(-1) for k, v in state.items() if B.is_array(v)}
-
-        def part(bounds):
-            lo, hi = bounds
-            sub = dict(state)
-            sub.update({k: v[lo:hi] for k, v in arrays.items()})
-            self._update(flat_param[lo:hi], flat_grad[lo:hi], sub, group)
-            return sub
-
-        parts = cpu.parallel_map(part, cpu.split_range(n, min(cpu.num_threads(), n // PART_MIN_SIZE)))
-        state.update({k: v for k, v in parts[0].items() if k not in arrays})
-
-    def _decoupled_weight_decay(self) -> bool:
-        # Keras 3 applies weight_decay decoupled (w -= lr * wd * w) in every optimizer;
-        # PyTorch and the papers add it to the gradient (L2), except AdamW.
-        return self.DECOUPLED_WEIGHT_DECAY or self.convention == "keras"
-
-    def _check_finite(self):
-        """Raise before any change if a gradient holds NaN or Inf, naming the parameter.
-
-        A quick screen first: the sum of squares of each gradient (one BLAS dot product,
-        no temporary array) is NaN or Inf if any element is, and also when the sum
-        overflows; only then does the exact search run, which raises only for a real
-        NaN or Inf.  One device-to-host read per step on the GPU.  Set
-        ``optimizer.check_finite = False`` to skip it (e.g. to keep a GPU step free of
-        synchronisations).
-        """
-        if not self.check_finite:
-            return
-        grads = [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]
-        if not grads:
-            return
-        xp = B.get_array_module(grads[0])
-        with B.np.errstate(over="ignore", invalid="ignore"):     # an overflow only sends us below
-            squares = xp.stack([xp.dot(g.reshape(-1), g.reshape(-1)) for g in grads])
-        if bool(xp.isfinite(squares).all()):
-            return
-        for gi, group in enumerate(self.param_groups):
-            for i, p in enumerate(group["params"]):
-                if p.grad is not None and not bool(xp.isfinite(p.grad).all()):
-                    label = p.name or f"param_groups[{gi}]['params'][{i}]"
-                    raise FloatingPointError(
-                        f"{type(self).__name__}.step: the gradient of parameter {label!r} "
-                        f"(shape {tuple(p.shape)}) holds NaN or Inf; weights and state left unchanged"
-                    )
-
-    def _init_state(self, param, group) -> dict:
-        """The state of a Parameter, made at its first step: ``initial_state`` of its array."""
-        return self.initial_state(param.data, group)
-
-    def initial_state(self, w, group) -> dict:  # pragma: no cover - overridden
-        """The state before the first step for weights ``w`` (arrays made with ``w``'s module)."""
+    def init_state(self, w, group) -> dict:
+        """The state of weights ``w`` before their first step: a dict of arrays (made with
+        ``w``'s array module, so they live on its device) and numbers."""
         return {}
 
-    def reference_step(self, w, g, state, group):  # pragma: no cover - overridden
-        """The teaching path: ``(new_w, new_state, [(symbol, description, value), ...])``."""
-        raise NotImplementedError(f"{type(self).__name__} has no reference_step")
+    def update(self, w, g, state, group) -> None:
+        """The rule: update ``w`` and ``state`` in place from the gradient ``g``."""
+        raise NotImplementedError(f"{type(self).__name__} must define update(w, g, state, group)")
 
-    def _update(self, param, grad, state, group) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
+    def state_for(self, p, group) -> dict:
+        """The state of Parameter ``p``, made by ``init_state`` at its first step."""
+        state = self.state.get(p)
+        if state is None:
+            state = self.state[p] = self.init_state(p.data, group)
+        return state
 
-    def scratch_like(self, like, slot=0):
-        """A work buffer shaped like ``like`` (same array module, dtype), made once per
-        (array type, shape, dtype, slot) and reused at every step.
+    @property
+    def decoupled_weight_decay(self) -> bool:
+        """Keras 3 decouples weight decay (``w -= lr * wd * w``) in every optimizer; PyTorch and
+        the papers add ``wd * w`` to the gradient (L2), except AdamW."""
+        return self.DECOUPLED_WEIGHT_DECAY or self.convention == "keras"
 
-        Updates run one parameter after another, so parameters of one shape share it
-        (each thread has its own: parts of a parameter run in parallel); an update that
-        needs k temporaries asks for slots 0 .. k-1. It is not optimizer state:
-        ``state_dict`` never sees it, and its contents mean nothing between calls.
+    # ------------------------------------------------------------ checks
+    def _with_grad(self):
+        for gi, group in enumerate(self.param_groups):
+            for i, p in enumerate(group["params"]):
+                if p.grad is not None:
+                    yield parameter_label(p, gi, i), p
+
+    def check_gradients(self) -> bool:
+        """Check every gradient before anything changes; raise naming the parameter.
+
+        Type, array module, shape and dtype must be the parameter's.  Then one screen for
+        NaN and Inf: the sum of squares of each gradient (a dot product, no temporary) is
+        finite only if every element is finite and no square overflows; one host read.
+        When the screen fires, the exact search raises ``FloatingPointError`` for a real
+        NaN or Inf.  If there is none, some squares overflow: the step then runs guarded
+        (returns True): a state that turns NaN or Inf raises, with everything restored.
         """
-        key = (threading.get_ident(), type(like), tuple(like.shape), like.dtype.str, slot)
-        buf = self._scratch.get(key)
-        if buf is None:
-            buf = self._scratch[key] = B.get_array_module(like).empty_like(like)
-        return buf
+        name, grads = type(self).__name__, []
+        for label, p in self._with_grad():
+            g = p.grad
+            if not B.is_array(g) or B.get_array_module(g) is not B.get_array_module(p.data):
+                raise TypeError(f"{name}.step: the gradient of parameter {label!r} is a {type(g).__module__}."
+                                f"{type(g).__name__}; expected a {type(p.data).__module__}.ndarray like the parameter")
+            if g.shape != p.data.shape or g.dtype != p.data.dtype:
+                raise ValueError(f"{name}.step: the gradient of parameter {label!r} has shape {tuple(g.shape)} "
+                                 f"and dtype {g.dtype}; the parameter has shape {tuple(p.shape)} and dtype {p.dtype}")
+            grads.append(g)
+        if not self.check_finite or not grads:
+            return False
+        xp = B.get_array_module(grads[0])
+        with B.np.errstate(over="ignore", invalid="ignore"):
+            squares = xp.stack([xp.dot(g.reshape(-1), g.reshape(-1)) for g in grads])
+        if bool(xp.isfinite(squares).all()):
+            return False
+        for label, p in self._with_grad():
+            if not bool(xp.isfinite(p.grad).all()):
+                raise FloatingPointError(f"{name}.step: the gradient of parameter {label!r} (shape "
+                                         f"{tuple(p.shape)}) holds NaN or Inf; weights and state left unchanged")
+        return True
+
+    def _copy_of_everything(self) -> dict:
+        copies = {}
+        for _, p in self._with_grad():
+            state = self.state.get(p)
+            copies[p] = (p.data.copy(), None if state is None else
+                         {k: (v.copy() if B.is_array(v) else v) for k, v in state.items()})
+        return copies
+
+    def _refuse_non_finite(self, p, state, before) -> None:
+        """After a guarded update: a NaN or Inf in the weights or the state restores every
+        parameter and state to ``before`` and raises, naming the parameter and the state."""
+        xp = B.get_array_module(p.data)
+        bad = [k for k, v in state.items() if B.is_array(v) and not bool(xp.isfinite(v).all())]
+        if not bad and bool(xp.isfinite(p.data).all()):
+            return
+        for q, (w, saved) in before.items():
+            q.data[...] = w
+            if saved is None:
+                self.state.pop(q, None)
+            else:
+                self.state[q] = saved
+        what = f"state {bad[0]!r}" if bad else "weights"
+        label = next(lbl for lbl, q in self._with_grad() if q is p)
+        raise FloatingPointError(
+            f"{type(self).__name__}.step: the {what} of parameter {label!r} became NaN or Inf "
+            f"(its gradient is finite but the squares of its elements overflow {p.dtype}); "
+            "weights and state left as they were before the step")
 
     # ------------------------------------------------------------- state
     def state_dict(self) -> dict:
-        """Hyperparameters and state as plain values and host numpy arrays.
-
-        ``{"convention": ..., "param_groups": [{hyper..., "params": [indices]}],
-        "state": {index: {name: array or number}}}``; parameters are numbered in
-        group order, as in PyTorch.
-        """
+        """Hyperparameters and state as plain values and host numpy arrays:
+        ``{"optimizer", "convention", "param_groups": [{hyper..., "params": [indices]}],
+        "state": {index: {name: array or number}}}``; parameters numbered in group order."""
         index = {}
         groups = []
         for group in self.param_groups:
-            ids = []
-            for p in group["params"]:
-                index[id(p)] = len(index)
-                ids.append(index[id(p)])
+            ids = [index.setdefault(id(p), len(index)) for p in group["params"]]
             groups.append({**{k: v for k, v in group.items() if k != "params"}, "params": ids})
-        state = {}
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p in self.state:
-                    state[index[id(p)]] = {
-                        k: (B.to_numpy(v).copy() if B.is_array(v) else v) for k, v in self.state[p].items()
-                    }
+        state = {index[id(p)]: {k: (B.to_numpy(v).copy() if B.is_array(v) else v) for k, v in s.items()}
+                 for g in self.param_groups for p in g["params"] for s in [self.state.get(p)] if s is not None}
         return {"optimizer": type(self).__name__, "convention": self.convention,
                 "param_groups": groups, "state": state}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Restore hyperparameters and state saved by :meth:`state_dict` (same parameter layout)."""
-        name = type(self).__name__
-        if state_dict.get("optimizer", name) != name:
-            raise ValueError(f"{name}.load_state_dict: the state is of a {state_dict['optimizer']}")
-        if state_dict.get("convention", self.convention) != self.convention:
-            raise ValueError(
-                f"{name}.load_state_dict: the state uses convention {state_dict['convention']!r}, "
-                f"this optimizer {self.convention!r}"
-            )
-        groups = state_dict["param_groups"]
-        if len(groups) != len(self.param_groups) or any(
-                len(g["params"]) != len(own["params"]) for g, own in zip(groups, self.param_groups)):
-            raise ValueError(f"{name}.load_state_dict: the state's param groups do not match this optimizer's")
-        params = [p for g in self.param_groups for p in g["params"]]
-        for saved, own in zip(groups, self.param_groups):
-            for k, v in saved.items():
-                if k != "params":
-                    own[k] = v
-        self.state = {}
-        for key, entries in state_dict["state"].items():
-            p = params[int(key)]
-            xp = B.get_array_module(p.data)
-            restored = {}
-            for k, v in entries.items():
-                if B.is_array(v) and v.ndim > 0:
-                    if tuple(v.shape) != tuple(p.shape) and k != "step":
-                        raise ValueError(
-                            f"{name}.load_state_dict: state {k!r} of parameter {key} has shape "
-                            f"{tuple(v.shape)}, the parameter {tuple(p.shape)}"
-                        )
-                    restored[k] = xp.array(v, dtype=p.dtype)
-                elif B.is_array(v):
-                    restored[k] = v.item()
-                else:
-                    restored[k] = v
-            self.state[p] = restored
+        """Restore what :meth:`state_dict` saved, for the same parameters: all or nothing.
+
+        Everything is checked first: the class and convention, the groups' sizes and
+        hyperparameters (through the optimizer's own validation), every state entry's name,
+        type, shape and finiteness against what ``init_state`` makes.  A ValueError names the
+        first thing wrong, and nothing changes; only then are groups and state replaced.
+        """
+        groups, state = checked_state(self, state_dict)
+        self.param_groups, self.state = groups, state
 
     def __repr__(self):
         hyper = ", ".join(f"{k}={v}" for k, v in self.defaults.items())
         return f"{type(self).__name__}(convention={self.convention!r}, {hyper})"
+
+
+def _spelling(ours) -> str:
+    return ", ".join(f"{n}=..." for n in ours) if isinstance(ours, tuple) else f"{ours}=..."
+
+
+__all__ = ["Optimizer", "CONVENTIONS", "COMMON_DEFAULTS", "default_hyperparameters", "default_convention",
+           "parameter_label", "is_number"]

@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import math
 
-from minidl.optim.optimizer import Optimizer, check_positive, check_range
+from minidl.optim.optimizer import Optimizer
+from minidl.optim.validation import check_positive, check_range
 
 
 def _check_count(value, name, minimum=1):

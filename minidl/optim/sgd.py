@@ -1,28 +1,21 @@
 r"""SGD: (full-batch) gradient descent, stochastic and mini-batch SGD, heavy-ball and Nesterov momentum.
 
-Gradient descent, SGD and mini-batch GD are one rule; they differ only in the
-batch the gradient ``g_t`` is computed on (all examples, one, or B of them).
+Gradient descent, SGD and mini-batch GD are one rule; they differ only in the batch the
+gradient ``g_t`` is computed on (all examples, one, or B of them).  Without momentum
+(``mu = 0``, every convention) the rule is ``w_t = w_{t-1} - lr * g_t``.
 
-Without momentum (every convention):
+Rule (keras, paper):  Keras 3 ``SGD``; Sutskever et al. 2013, the same form (v_0 = 0)
 
-    w_t = w_{t-1} - lr * g_t
+    v_t = mu * v_{t-1} - lr * g_t                            # mu > 0 only, state "momentum_buffer"
+    w_t = w_{t-1} + v_t                                      # heavy ball; w_{t-1} + mu * v_t - lr * g_t with nesterov; w_{t-1} - lr * g_t without momentum
 
-With momentum ``mu > 0``, by convention:
+Rule (pytorch):  ``torch.optim.SGD``, with dampening d (b_1 = g_1)
 
-* ``keras`` (Keras 3 ``SGD``) and ``paper`` (Sutskever et al. 2013, the same form):
+    b_t = mu * b_{t-1} + (1 - d) * g_t                       # mu > 0 only (b_1 = g_1), state "momentum_buffer"
+    w_t = w_{t-1} - lr * b_t                                 # heavy ball; w_{t-1} - lr * (g_t + mu * b_t) with nesterov; w_{t-1} - lr * g_t without momentum
 
-      v_t = mu * v_{t-1} - lr * g_t                       (v_0 = 0)
-      w_t = w_{t-1} + v_t                                 (heavy ball)
-      w_t = w_{t-1} + mu * v_t - lr * g_t                 (nesterov=True)
-
-* ``pytorch`` (``torch.optim.SGD``), with dampening ``d``:
-
-      b_1 = g_1;   b_t = mu * b_{t-1} + (1 - d) * g_t      (t > 1)
-      w_t = w_{t-1} - lr * b_t                            (heavy ball)
-      w_t = w_{t-1} - lr * (g_t + mu * b_t)               (nesterov=True)
-
-  With a constant lr and d = 0 both forms give the same weights (v_t = -lr * b_t);
-  they differ when lr changes between steps.
+With a constant lr and d = 0 both forms give the same weights (v_t = -lr * b_t); they
+differ when lr changes between steps.
 
 Defaults: lr 0.01 (Keras, paper), 0.001 (PyTorch 2.x); momentum 0; nesterov False;
 dampening 0 (PyTorch only).
@@ -31,45 +24,8 @@ Weight decay and clipping are applied before this rule by the base class.
 from __future__ import annotations
 
 from minidl import backend as B
-from minidl.optim.optimizer import Optimizer, check_bool, check_lr, check_nonnegative, check_range
-
-
-def sgd_update(param, grad, velocity, buf, buf2, lr, momentum, nesterov, dampening, convention, first_step):
-    """One SGD step in place on ``param`` (and ``velocity``, the momentum buffer).
-
-    ``buf``, ``buf2`` are scratch space; the operations are those of ``SGD.reference_step``
-    in its order (bitwise equal).
-    """
-    xp = B.get_array_module(param)
-    dt = param.dtype.type
-    if momentum == 0:
-        xp.multiply(grad, dt(lr), out=buf)                   # w -= lr g
-        param -= buf
-        return
-    if convention == "pytorch":
-        if first_step:
-            velocity[...] = grad                             # b_1 = g_1
-        else:
-            velocity *= dt(momentum)                         # b = mu b + (1 - d) g
-            xp.multiply(grad, dt(1 - dampening), out=buf)
-            velocity += buf
-        if nesterov:                                         # w -= lr (g + mu b)
-            xp.multiply(velocity, dt(momentum), out=buf)
-            buf += grad
-            buf *= dt(lr)
-        else:                                                # w -= lr b
-            xp.multiply(velocity, dt(lr), out=buf)
-        param -= buf
-    else:
-        velocity *= dt(momentum)                             # v = mu v - lr g
-        xp.multiply(grad, dt(lr), out=buf)
-        velocity -= buf
-        if nesterov:                                         # w += mu v - lr g
-            xp.multiply(velocity, dt(momentum), out=buf2)
-            buf2 -= buf
-            param += buf2
-        else:                                                # w += v
-            param += velocity
+from minidl.optim.optimizer import Optimizer
+from minidl.optim.validation import check_bool, check_lr, check_nonnegative, check_range
 
 
 class SGD(Optimizer):
@@ -85,7 +41,7 @@ class SGD(Optimizer):
         super().__init__(params, convention, lr=lr, momentum=momentum, nesterov=nesterov,
                          weight_decay=weight_decay, **options)
 
-    def _validate(self, group):
+    def validate(self, group):
         check_lr(group["lr"])
         check_nonnegative(group["momentum"], "momentum")
         check_bool(group["nesterov"], "nesterov")
@@ -96,48 +52,27 @@ class SGD(Optimizer):
             if group["nesterov"] and group["dampening"] != 0:
                 raise ValueError(f"Invalid dampening: {group['dampening']!r} (Nesterov momentum needs dampening 0)")
 
-    def initial_state(self, w, group):
+    def init_state(self, w, group):
         state = {"step": 0}
         if group["momentum"] > 0:
             state["momentum_buffer"] = B.get_array_module(w).zeros_like(w)
         return state
 
-    def reference_step(self, w, g, state, group):
-        """The rule of the docstring, allocating: ``(new_w, new_state, quantities)``."""
+    def update(self, w, g, state, group):
         lr, mu, nesterov = group["lr"], group["momentum"], group["nesterov"]
-        step = state["step"] + 1
-        q = [("g", "gradient g_t", g)]
-        if mu == 0:
-            w_new = w - lr * g
-            q.append(("w", "new weight w_t = w_{t-1} - lr * g_t", w_new))
-            return w_new, {"step": step}, q
-        if self.convention == "pytorch":
-            d = group.get("dampening", 0.0)
-            if step == 1:
-                b = g.copy()
-                q.append(("b", "momentum buffer b_1 = g_1", b))
-            else:
-                b = mu * state["momentum_buffer"] + (1 - d) * g
-                q.append(("b", "momentum buffer b_t = mu * b_{t-1} + (1 - d) * g_t", b))
-            if nesterov:
-                w_new = w - lr * (g + mu * b)
-                q.append(("w", "new weight w_t = w_{t-1} - lr * (g_t + mu * b_t)", w_new))
-            else:
-                w_new = w - lr * b
-                q.append(("w", "new weight w_t = w_{t-1} - lr * b_t", w_new))
-            return w_new, {"step": step, "momentum_buffer": b}, q
-        v = mu * state["momentum_buffer"] - lr * g
-        q.append(("v", "velocity v_t = mu * v_{t-1} - lr * g_t", v))
-        if nesterov:
-            w_new = w + (mu * v - lr * g)
-            q.append(("w", "new weight w_t = w_{t-1} + mu * v_t - lr * g_t", w_new))
-        else:
-            w_new = w + v
-            q.append(("w", "new weight w_t = w_{t-1} + v_t", w_new))
-        return w_new, {"step": step, "momentum_buffer": v}, q
-
-    def _update(self, param, grad, state, group):
         state["step"] += 1
-        sgd_update(param, grad, state.get("momentum_buffer"), self.scratch_like(param, 0),
-                   self.scratch_like(param, 1), group["lr"], group["momentum"], group["nesterov"],
-                   group.get("dampening", 0.0), self.convention, state["step"] == 1)
+        if mu == 0:
+            w -= lr * g
+        elif self.convention == "pytorch":
+            b = state["momentum_buffer"]
+            if state["step"] == 1:
+                b[...] = g
+            else:
+                b *= mu
+                b += (1 - group["dampening"]) * g
+            w -= lr * (g + mu * b) if nesterov else lr * b
+        else:
+            v = state["momentum_buffer"]
+            v *= mu
+            v -= lr * g
+            w += mu * v - lr * g if nesterov else v
