@@ -8,12 +8,21 @@
     model = models.mnist_cnn(seed=0)
     opt = optim.create("adam", model.parameters())
     history = fit(model, opt, train, test, epochs=2, batch_size=64, checkpoint_path="run.npz", resume=True)
+    print(history.history["val_accuracy"])   # Keras's dict; also history.val_acc
     print(evaluate(model, test))          # EvalResult(loss=..., accuracy=...)
+
+The parts: ``step`` (one training step), ``loop`` (the epochs), ``checks`` (the argument
+checks), ``callbacks`` (the hooks) and ``builtin`` (progress, printing, schedule and
+checkpoint callbacks), ``checkpoint`` (save, all-or-nothing load), ``history``, ``errors``.
 """
+from minidl.train.builtin import EpochPrinter, ModelCheckpoint, ProgressBar, ScheduleStepper
 from minidl.train.callbacks import Callback, LambdaCallback
-from minidl.train.checkpoint import Checkpoint, load_checkpoint, read_checkpoint, save_checkpoint
-from minidl.train.fit import EvalResult, evaluate, fit
+from minidl.train.checkpoint import Checkpoint, CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
+from minidl.train.errors import Diverged
+from minidl.train.evaluate import EvalResult, evaluate
+from minidl.train.fit import fit
 from minidl.train.history import History
 
-__all__ = ["fit", "evaluate", "EvalResult", "History", "Callback", "LambdaCallback",
-           "save_checkpoint", "load_checkpoint", "read_checkpoint", "Checkpoint"]
+__all__ = ["fit", "evaluate", "EvalResult", "History", "Diverged", "Callback", "LambdaCallback",
+           "ProgressBar", "EpochPrinter", "ScheduleStepper", "ModelCheckpoint",
+           "save_checkpoint", "load_checkpoint", "read_checkpoint", "Checkpoint", "CheckpointError"]

@@ -8,32 +8,35 @@ Contents (all plain arrays; the file loads with ``allow_pickle=False``):
   the epoch (epochs completed), the model's parameter names and shapes, the
   optimizer's class, convention, param groups and scalar state, the schedule's
   ``state_dict()``, the dropout layers' random-generator states, the data
-  loader's seed and settings, the History so far and any ``extra`` JSON.
+  loader's seed and settings, the History so far (null when saved without one)
+  and any ``extra`` JSON.
 
-Writing is atomic: the file is written to a temporary file in the same
-directory, flushed and fsync'ed, then ``os.replace``'d over ``path`` (and the
-directory fsync'ed), so a process killed at any moment leaves either the old
-checkpoint or the new one, never a torn file.  A failed write removes its
-temporary file.
+Writing is atomic (``minidl.fileio.atomic_writer``): a process killed at any moment
+leaves either the old checkpoint or the new one, never a torn file.
 
-Loading checks everything before changing anything: a checkpoint from a model
-with other parameter names or shapes, or from another optimizer, raises a
-ValueError that names what does not fit, and the model is left untouched.
+Loading is all or nothing: ``load_checkpoint`` reads the whole file and checks
+everything first -- every array's presence, shape, dtype and finiteness, every
+hyperparameter through the optimizer's own validation (a throw-away optimizer of the
+same class is built with them and loads the saved state), the schedule's likewise, the
+generator states, the metadata's types and the History -- and only then changes the
+optimizer, the schedule, the model and the generators.  Anything wrong is one
+ValueError naming the path and the first thing wrong, and nothing is changed; see
+``checkpoint_file`` for the file-level cases (empty, truncated, not a zip, a ``.npy``...).
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 import warnings
 
 from minidl import backend as B
+from minidl.fileio import atomic_writer
+from minidl.train import checkpoint_checks as checks
+from minidl.train.checkpoint_file import FORMAT, META_KEY, VERSION, CheckpointError, read_checkpoint
 from minidl.train.history import History
 
-FORMAT = "minidl-checkpoint"
-VERSION = 1
-META_KEY = "__meta__"
+__all__ = ["Checkpoint", "CheckpointError", "save_checkpoint", "load_checkpoint", "read_checkpoint",
+           "prepare_load"]
 
 
 class Checkpoint:
@@ -44,10 +47,10 @@ class Checkpoint:
     settings (dict or None); ``extra``: the caller's JSON; ``meta``: the raw metadata.
     """
 
-    def __init__(self, meta):
+    def __init__(self, meta, history: History | None = None):
         self.meta = meta
         self.epoch = meta["epoch"]
-        self.history = History.from_dict(meta["history"]) if meta.get("history") is not None else None
+        self.history = history
         self.loader_state = meta.get("loader")
         self.extra = meta.get("extra")
 
@@ -100,29 +103,6 @@ def _encode_optimizer(optimizer, arrays):
             "param_groups": groups, "param_shapes": shapes, "state": state}
 
 
-def _atomic_savez(path, arrays):
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            B.np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    # make the rename itself durable (POSIX; not possible on every platform)
-    with contextlib.suppress(OSError, AttributeError):
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
-
 # ------------------------------------------------------------------- save
 def save_checkpoint(path, model, optimizer=None, schedule=None, *, epoch=0, history=None,
                     loader_state=None, extra=None):
@@ -158,129 +138,68 @@ def save_checkpoint(path, model, optimizer=None, schedule=None, *, epoch=0, hist
     }
     text = json.dumps(meta)
     arrays[META_KEY] = B.np.frombuffer(text.encode("utf-8"), dtype=B.np.uint8)
-    _atomic_savez(path, arrays)
+    with atomic_writer(path, "wb") as fh:
+        B.np.savez(fh, **arrays)
     return path
 
 
 # ------------------------------------------------------------------- load
-def read_checkpoint(path):
-    """``(meta, arrays)`` of a checkpoint file, checked to be one; restores nothing."""
+class LoadPlan:
+    """A checkpoint read and checked against the objects to restore; ``apply()`` restores them.
+
+    Made by :func:`prepare_load`, which changes nothing (``fit`` compares the
+    checkpoint's loader settings with the run's before applying)."""
+
+    def __init__(self, path, checkpoint, model, weights, generators, optimizer=None, optimizer_state=None,
+                 schedule=None, schedule_state=None):
+        self.path, self.checkpoint = path, checkpoint
+        self.model, self.weights, self.generators = model, weights, generators
+        self.optimizer, self.optimizer_state = optimizer, optimizer_state
+        self.schedule, self.schedule_state = schedule, schedule_state
+
+    def apply(self) -> Checkpoint:
+        """Restore the optimizer, the schedule, the weights and the dropout generators."""
+        if self.optimizer is not None:
+            self.optimizer.load_state_dict(self.optimizer_state)
+        if self.schedule is not None:
+            self.schedule.load_state_dict(self.schedule_state)
+        self.model.load_state_dict(self.weights)
+        own = dict(_dropout_generators(self.model))
+        for name, state in self.generators.items():
+            if state is not None:
+                own[name].set_rng_state(state)
+            else:
+                warnings.warn(f"load_checkpoint: {self.path} holds no random-generator state for layer {name!r} "
+                              f"(saved on the {self.checkpoint.meta.get('backend')} backend, whose generator "
+                              "state cannot be saved); its dropout masks after resuming differ from an "
+                              "uninterrupted run", RuntimeWarning, stacklevel=3)
+        return self.checkpoint
+
+
+def prepare_load(path, model, optimizer=None, schedule=None) -> LoadPlan:
+    """Read the checkpoint at ``path`` and check all of it against the given objects; change nothing."""
     path = os.fspath(path)
-    try:
-        with B.np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError) as exc:  # not a zip/npz, or object arrays
-        raise ValueError(f"load_checkpoint: {path} is not a readable .npz checkpoint ({exc})") from None
-    if META_KEY not in arrays:
-        raise ValueError(f"load_checkpoint: {path} holds no {META_KEY!r} entry; not a minidl checkpoint")
-    try:
-        meta = json.loads(bytes(arrays.pop(META_KEY)).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"load_checkpoint: {path} has unreadable metadata ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ValueError(f"load_checkpoint: {path} is not a minidl checkpoint (format tag missing)")
-    if meta.get("version") != VERSION:
-        raise ValueError(f"load_checkpoint: {path} has format version {meta.get('version')}, "
-                         f"this minidl reads version {VERSION}")
-    return meta, arrays
-
-
-def _check_model(path, meta, model):
-    saved = {name: tuple(shape) for name, shape in meta["model"]["parameters"]}
-    own = {name: tuple(p.shape) for name, p in model.named_parameters()}
-    missing = [n for n in own if n not in saved]
-    unexpected = [n for n in saved if n not in own]
-    shapes = [f"{n}: checkpoint {saved[n]}, model {own[n]}" for n in own if n in saved and saved[n] != own[n]]
-    if missing or unexpected or shapes:
-        parts = []
-        if missing:
-            parts.append(f"parameters of the model missing from the checkpoint {missing}")
-        if unexpected:
-            parts.append(f"parameters in the checkpoint that the model lacks {unexpected}")
-        if shapes:
-            parts.append("shapes differ: " + "; ".join(shapes))
-        raise ValueError(
-            f"load_checkpoint: {path} was saved from a different model "
-            f"({meta['model']['class']} with {len(saved)} parameters; this {type(model).__name__} has "
-            f"{len(own)}): " + "; ".join(parts)
-        )
-
-
-def _check_optimizer(path, saved, optimizer):
-    name = type(optimizer).__name__
-    if saved is None:
-        raise ValueError(f"load_checkpoint: {path} holds no optimizer state, but an optimizer ({name}) was given")
-    if saved["optimizer"] != name:
-        raise ValueError(f"load_checkpoint: {path} holds the state of a {saved['optimizer']} optimizer, "
-                         f"but a {name} was given")
-    if saved["convention"] != optimizer.convention:
-        raise ValueError(f"load_checkpoint: {path} holds a {name} with convention {saved['convention']!r}, "
-                         f"the given {name} uses {optimizer.convention!r}")
-    own_sizes = [len(g["params"]) for g in optimizer.param_groups]
-    saved_sizes = [len(g["params"]) for g in saved["param_groups"]]
-    if own_sizes != saved_sizes:
-        raise ValueError(f"load_checkpoint: {path} holds a {name} with param groups of sizes {saved_sizes}, "
-                         f"the given {name} has {own_sizes}")
-    own_shapes = [tuple(p.shape) for g in optimizer.param_groups for p in g["params"]]
-    saved_shapes = [tuple(s) for s in saved["param_shapes"]]
-    bad = [f"parameter {i}: checkpoint {s}, optimizer {o}"
-           for i, (s, o) in enumerate(zip(saved_shapes, own_shapes)) if s != o]
-    if bad:
-        raise ValueError(f"load_checkpoint: {path} holds a {name} over parameters of other shapes: " + "; ".join(bad))
-
-
-def _decode_optimizer(saved, arrays, optimizer):
-    groups = []
-    for group, own in zip(saved["param_groups"], optimizer.param_groups):
-        # JSON turns tuples (e.g. betas) into lists; give them back the optimizer's type
-        groups.append({k: tuple(v) if isinstance(v, list) and isinstance(own.get(k), tuple) else v
-                       for k, v in group.items()})
-    state = {}
-    for index, entries in saved["state"].items():
-        state[int(index)] = {name: arrays[e["array"]] if "array" in e else e["value"]
-                             for name, e in entries.items()}
-    return {"optimizer": saved["optimizer"], "convention": saved["convention"],
-            "param_groups": groups, "state": state}
+    meta, arrays = read_checkpoint(path)
+    history = checks.check_meta(path, meta)
+    weights = checks.check_model(path, meta, arrays, model)
+    generators = checks.check_generators(path, meta, dict(_dropout_generators(model)))
+    optimizer_state = schedule_state = None
+    if optimizer is not None:
+        optimizer_state = checks.check_optimizer(path, meta.get("optimizer"), arrays, optimizer)
+    if schedule is not None:
+        groups = None if optimizer_state is None else optimizer_state["param_groups"]
+        schedule_state = checks.check_schedule(path, meta.get("schedule"), schedule, groups)
+    return LoadPlan(path, Checkpoint(meta, history), model, weights, generators,
+                    optimizer, optimizer_state, schedule, schedule_state)
 
 
 def load_checkpoint(path, model, optimizer=None, schedule=None) -> Checkpoint:
     """Restore ``model`` (and ``optimizer``, ``schedule`` when given) from ``path``; return a Checkpoint.
 
-    The dropout layers' generators are restored too.  Pass only a model to load
-    the weights alone.  Everything is checked before anything changes.
+    The dropout layers' generators are restored too.  Pass only a model to load the
+    weights alone.  Everything is read and checked before anything changes: a file that
+    is not a checkpoint, is damaged, or does not fit the given objects raises one
+    ValueError (``CheckpointError``) naming the path and the first thing wrong, and the
+    objects are left as they were.  FileNotFoundError when nothing exists at ``path``.
     """
-    path = os.fspath(path)
-    meta, arrays = read_checkpoint(path)
-    _check_model(path, meta, model)
-    if optimizer is not None:
-        _check_optimizer(path, meta["optimizer"], optimizer)
-    if schedule is not None:
-        saved = meta["schedule"]
-        if saved is None:
-            raise ValueError(f"load_checkpoint: {path} holds no schedule state, but a schedule "
-                             f"({type(schedule).__name__}) was given")
-        if saved["class"] != type(schedule).__name__:
-            raise ValueError(f"load_checkpoint: {path} holds the state of a {saved['class']} schedule, "
-                             f"but a {type(schedule).__name__} was given")
-    rng_saved = meta["rng"]["dropout"]
-    rng_own = dict(_dropout_generators(model))
-    if sorted(rng_saved) != sorted(rng_own):
-        raise ValueError(f"load_checkpoint: {path} has random generators for layers {sorted(rng_saved)}, "
-                         f"the model has them for {sorted(rng_own)}")
-
-    model.load_state_dict({name: arrays[f"model/{name}"] for name, _ in meta["model"]["parameters"]})
-    for name, state in rng_saved.items():
-        if state is not None:
-            rng_own[name].set_rng_state(state)
-        else:
-            warnings.warn(f"load_checkpoint: {path} holds no random-generator state for layer {name!r} "
-                          f"(saved on the {meta.get('backend')} backend, whose generator state cannot be "
-                          "saved); its dropout masks after resuming differ from an uninterrupted run",
-                          RuntimeWarning, stacklevel=2)
-    if optimizer is not None:
-        optimizer.load_state_dict(_decode_optimizer(meta["optimizer"], arrays, optimizer))
-    if schedule is not None:
-        schedule.load_state_dict(meta["schedule"]["state"])
-    return Checkpoint(meta)
+    return prepare_load(path, model, optimizer, schedule).apply()

@@ -13,9 +13,15 @@ continues the numbering):
 * ``train_seconds`` / ``eval_seconds`` -- wall-clock time of the training steps
   and of the evaluation, kept apart, each measured after ``backend.synchronize()``.
 
-``step_loss`` holds every training step's loss in order, over all epochs.
+``step_loss`` holds every training step's loss in order, over all epochs, and
+``steps_per_epoch`` the number of steps of each epoch.
 Everything but the two ``*_seconds`` lists is the same, bit for bit, for the
 same seed on the CPU (``equal_without_times`` compares that way).
+
+Keras names: ``history.history`` is a dict ``{"loss": train_loss, "accuracy": train_acc,
+"val_loss": val_loss, "val_accuracy": val_acc}`` (the same lists; the two ``val_`` keys
+only when there was validation data), as ``keras.callbacks.History.history`` is, and
+``history.epoch`` is Keras's ``epoch`` list too.
 """
 from __future__ import annotations
 
@@ -24,6 +30,37 @@ import math
 EPOCH_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
               "train_seconds", "eval_seconds")
 TIME_KEYS = ("train_seconds", "eval_seconds")
+STEP_KEYS = ("step_loss", "steps_per_epoch")
+#: the keys of epoch rows that may be None (no validation data; an optimizer without lr)
+OPTIONAL_KEYS = ("val_loss", "val_acc", "lr")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_dict(data: dict) -> None:
+    """Raise ValueError naming the first thing wrong in a ``to_dict()``-shaped dict."""
+    missing = sorted(set(EPOCH_KEYS + STEP_KEYS) - set(data))
+    if missing:
+        raise ValueError(f"History.from_dict: missing keys {missing}")
+    for key in EPOCH_KEYS + STEP_KEYS:
+        if not isinstance(data[key], list):
+            raise ValueError(f"History.from_dict: {key} must be a list, got {type(data[key]).__name__}")
+    lengths = {key: len(data[key]) for key in EPOCH_KEYS}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"History.from_dict: the per-epoch lists differ in length: {lengths}")
+    for key in EPOCH_KEYS + ("step_loss",):
+        for i, value in enumerate(data[key]):
+            if not (_is_number(value) or (value is None and key in OPTIONAL_KEYS)):
+                raise ValueError(f"History.from_dict: {key}[{i}] must be a number, got {value!r}")
+    epochs = data["epoch"]
+    if any(not isinstance(e, int) or e < 0 for e in epochs) or any(b <= a for a, b in zip(epochs, epochs[1:])):
+        raise ValueError(f"History.from_dict: epoch must be increasing ints >= 0, got {epochs}")
+    steps = data["steps_per_epoch"]
+    if any(not isinstance(n, int) or isinstance(n, bool) or n < 0 for n in steps) or len(steps) > len(epochs):
+        raise ValueError(f"History.from_dict: steps_per_epoch must be at most one int >= 0 per epoch, "
+                         f"got {steps}")
 
 
 class History:
@@ -43,8 +80,25 @@ class History:
             getattr(self, key).append(row[key])
 
     def row(self, index: int = -1) -> dict:
-        """One epoch's values as a dict (the ``logs`` that callbacks receive)."""
+        """One epoch's values as a dict, under minidl's names."""
         return {key: getattr(self, key)[index] for key in EPOCH_KEYS}
+
+    def logs(self, index: int = -1) -> dict:
+        """The ``logs`` that ``on_epoch_end`` receives: ``row(index)`` plus the Keras names
+        (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``) and ``seconds`` (train + eval)."""
+        row = self.row(index)
+        return {**row, "loss": row["train_loss"], "accuracy": row["train_acc"],
+                "val_accuracy": row["val_acc"], "seconds": row["train_seconds"] + row["eval_seconds"]}
+
+    @property
+    def history(self) -> dict:
+        """Keras's ``History.history``: ``{"loss": [...], "accuracy": [...], "val_loss": [...],
+        "val_accuracy": [...]}``, one value per epoch (the same lists as ``train_loss``...);
+        the ``val_`` keys only when some epoch was evaluated."""
+        out = {"loss": self.train_loss, "accuracy": self.train_acc}
+        if any(v is not None for v in self.val_loss):
+            out.update(val_loss=self.val_loss, val_accuracy=self.val_acc)
+        return out
 
     def __len__(self) -> int:
         return len(self.epoch)
@@ -52,20 +106,17 @@ class History:
     # --------------------------------------------------------- (de)serialise
     def to_dict(self) -> dict:
         """Plain lists, JSON-able (``None`` where there was no validation data)."""
-        out = {key: list(getattr(self, key)) for key in EPOCH_KEYS}
-        out["step_loss"] = list(self.step_loss)
-        out["steps_per_epoch"] = list(self.steps_per_epoch)
-        return out
+        return {key: list(getattr(self, key)) for key in EPOCH_KEYS + STEP_KEYS}
 
     @classmethod
     def from_dict(cls, data: dict) -> "History":
+        """The History of a ``to_dict()``, checked: every key present, the per-epoch lists of
+        one length, numbers where numbers belong (ValueError naming the first thing wrong)."""
         if not isinstance(data, dict):
             raise TypeError(f"History.from_dict: expected a dict, got {type(data).__name__}")
-        missing = sorted(set(EPOCH_KEYS + ("step_loss", "steps_per_epoch")) - set(data))
-        if missing:
-            raise ValueError(f"History.from_dict: missing keys {missing}")
+        _check_dict(data)
         history = cls()
-        for key in EPOCH_KEYS + ("step_loss", "steps_per_epoch"):
+        for key in EPOCH_KEYS + STEP_KEYS:
             setattr(history, key, list(data[key]))
         return history
 
