@@ -24,15 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 
-# OpenBLAS's worker threads spin for 2^28 cycles (~0.1 s) after each matrix product before
-# they sleep, so the core they hold is lost to minidl.cpu's threads, which run the
-# elementwise work in between (the optimizer's update right after backward: 6.4 -> 4.0 ms,
-# a training step 15.5 -> 13.1 ms; docs/performance.md).  2^20 cycles (< 1 ms) keeps them
-# spinning between back-to-back products.  It is read once, when NumPy loads OpenBLAS,
-# so it works only where minidl is imported before numpy; a value already set wins.
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 __all__ = [
     "np", "xp", "name", "set_backend", "use_backend", "get_array_module",

@@ -6,26 +6,25 @@
   (reshape + max), with the gradient going to the first maximum on ties;
 * ReLU as maximum(x, 0) equals x * (x > 0), gradient g * (x > 0);
 * the dropout mask written in place equals (u >= rate) / (1 - rate) from the same draws;
-* the fused Conv2D -> ReLU -> MaxPool2D op equals the three layers one by one
+* the fused Conv2D -> ReLU -> MaxPool2D op (minidl.perf) equals the three layers one by one
   (and relu(pool(x)) equals pool(relu(x)) exactly), forward and gradients;
-* Sequential takes the fused path only where it applies.
+* ``perf.fuse`` takes the fused path only where it applies; a plain Sequential never does;
+* dropout masks drawn ahead (``perf.masks.MaskStream``) are the masks drawn in place;
+* every optimizer's rule run in parts over threads (``perf.split_updates``) is bitwise the
+  rule run whole.
 
 GPU: the training step makes no host-device copies (skipped without CuPy).
-The optimizers' teaching-vs-fast parity lives in their own tests.
 """
-import contextlib
-import sys
-
 import numpy as np
 import pytest
 
 from minidl import backend as B
-from minidl import models, nn, ops
-from minidl.nn import fusion
-from minidl.ops.fused import Conv2DMaxPoolReLU, conv2d_maxpool2d_relu
-from minidl.tensor import Tensor
-
-dropout_module = sys.modules["minidl.ops.dropout"]
+from minidl import models, nn, ops, optim, perf
+from minidl.ops import noise as dropout_module
+from minidl.perf import threads
+from minidl.perf.conv_block import Conv2DMaxPoolReLU, conv2d_maxpool2d_relu
+from minidl.perf.masks import MaskStream
+from minidl.tensor import Parameter, Tensor
 
 
 def leaf(a):
@@ -208,16 +207,15 @@ def test_sequential_fuses_the_dropout_after_the_block(float64, training, rate):
                              nn.Flatten())
 
     x = np.random.default_rng(10).standard_normal((4, 1, 10, 10))
-    fast, plain = model(), model()
+    fast, plain = perf.fuse(model()), model()
     for m in (fast, plain):
         m.train() if training else m.eval()
     outs = []
-    for m, ctx in ((fast, contextlib.nullcontext()), (plain, fusion.disabled())):
-        with ctx:
-            xt = Tensor(x.copy(), requires_grad=True)
-            out = m(xt)
-            out.backward(np.ones(out.shape))
-            outs.append((out.numpy(), xt.grad, [p.grad for p in m.parameters()], m[3].get_rng_state()))
+    for m in (fast, plain):
+        xt = Tensor(x.copy(), requires_grad=True)
+        out = m(xt)
+        out.backward(np.ones(out.shape))
+        outs.append((out.numpy(), xt.grad, [p.grad for p in m.parameters()], m[3].get_rng_state()))
     graph = _ops_in_graph(fast(Tensor(x, requires_grad=True)))
     assert Conv2DMaxPoolReLU in graph and dropout_module.DropoutFunction not in graph
     (y1, gx1, gp1, rng1), (y2, gx2, gp2, rng2) = outs
@@ -256,9 +254,8 @@ def test_cnn_fused_equals_layer_by_layer_float32():
     x = rng.random((16, 1, 28, 28), dtype=np.float32)
     y = rng.integers(0, 10, 16)
     model = models.mnist_cnn(seed=1).eval()        # eval: no dropout draws to keep in step
-    loss_fast, grads_fast = _cnn_step(model, x, y)
-    with fusion.disabled():
-        loss_plain, grads_plain = _cnn_step(model, x, y)
+    loss_fast, grads_fast = _cnn_step(perf.fuse(model), x, y)
+    loss_plain, grads_plain = _cnn_step(model, x, y)
     assert loss_fast == pytest.approx(loss_plain, rel=1e-6)
     for name in grads_plain:
         assert grads_fast[name].dtype == np.float32
@@ -275,10 +272,10 @@ def _ops_in_graph(t):
     return seen
 
 
-def test_sequential_takes_the_fused_path_only_where_it_applies():
+def test_fuse_takes_the_fused_path_only_where_it_applies():
     x = np.random.default_rng(7).random((2, 1, 28, 28), dtype=np.float32)
     model = models.mnist_cnn(seed=0)
-    assert Conv2DMaxPoolReLU in _ops_in_graph(model(x))
+    assert Conv2DMaxPoolReLU in _ops_in_graph(perf.fuse(model)(x))
     # overlapping pool, a subclassed layer, the wrong order: layer by layer
     overlapping = nn.Sequential(nn.Conv2D(1, 2, 3), nn.ReLU(), nn.MaxPool2D(3, stride=2))
 
@@ -288,18 +285,34 @@ def test_sequential_takes_the_fused_path_only_where_it_applies():
     custom = nn.Sequential(nn.Conv2D(1, 2, 3), MyReLU(), nn.MaxPool2D(2))
     other = nn.Sequential(nn.ReLU(), nn.Conv2D(1, 2, 3), nn.MaxPool2D(2))
     for m in (overlapping, custom, other):
-        assert Conv2DMaxPoolReLU not in _ops_in_graph(m(Tensor(x, requires_grad=True)))
+        assert Conv2DMaxPoolReLU not in _ops_in_graph(perf.fuse(m)(Tensor(x, requires_grad=True)))
     pool_then_relu = nn.Sequential(nn.Conv2D(1, 2, 3), nn.MaxPool2D(2), nn.ReLU())
-    assert Conv2DMaxPoolReLU in _ops_in_graph(pool_then_relu(Tensor(x, requires_grad=True)))
+    assert Conv2DMaxPoolReLU in _ops_in_graph(perf.fuse(pool_then_relu)(Tensor(x, requires_grad=True)))
 
 
-def test_fusion_disabled_runs_layer_by_layer():
+def test_a_plain_model_runs_layer_by_layer_and_fuse_keeps_it_the_same_model():
     x = np.random.default_rng(8).random((2, 1, 28, 28), dtype=np.float32)
     model = models.mnist_cnn(seed=0)
-    with fusion.disabled():
-        assert not fusion.is_enabled()
-        assert Conv2DMaxPoolReLU not in _ops_in_graph(model(x))
-    assert fusion.is_enabled()
+    assert Conv2DMaxPoolReLU not in _ops_in_graph(model(x))
+    fast = perf.fuse(model)
+    assert fast is not model and perf.unfuse(fast) is model and perf.fuse(fast) is fast
+    assert fast.parameters() == model.parameters() and list(fast.state_dict()) == list(model.state_dict())
+    assert [id(m) for m in fast.children()] == [id(m) for m in model.children()]
+    fast.eval()
+    assert not model.training and not model[2].training
+    fast.train()
+    assert model.training and model[2].training
+
+    class Wrapper(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = models.mnist_cnn(seed=0)
+
+        def forward(self, x):
+            return self.body(x)
+
+    wrapped = Wrapper()
+    assert perf.fuse(wrapped) is wrapped          # not a Sequential: as it is
 
 
 def test_fused_op_checks_its_input():
@@ -362,24 +375,22 @@ def test_training_step_makes_no_host_device_copies(monkeypatch):
         assert copies == [], f"host-device copies inside the training step: {copies}"
 
 
-# ------------------------------------------------ dropout masks drawn ahead (ops.MaskStream)
+# ------------------------------------------- dropout masks drawn ahead (perf.masks.MaskStream)
 def _sequential_masks(seed, shapes, rate=0.25):
     rng = np.random.default_rng(seed)
     return [dropout_module.dropout_mask(s, rate, rng, np.float32) for s in shapes], rng.bit_generator.state
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_mask_stream_gives_the_sequential_masks(threads):
-    from minidl import cpu
-
-    before = cpu.num_threads()
-    cpu.set_num_threads(threads)
+@pytest.mark.parametrize("count", [1, 2])
+def test_mask_stream_gives_the_sequential_masks(count):
+    before = threads.num_threads()
+    threads.set_num_threads(count)
     try:
         # the shape changes (a last, smaller batch), a prefetch is asked for twice, and once not at all
         shapes = [(64, 32, 13, 13)] * 3 + [(16, 32, 13, 13)] + [(64, 32, 13, 13)] * 2
         expected, end_state = _sequential_masks(7, shapes)
         rng = np.random.default_rng(7)
-        stream = ops.MaskStream()
+        stream = MaskStream()
         got = []
         for i, shape in enumerate(shapes):
             if i != 4:
@@ -392,42 +403,47 @@ def test_mask_stream_gives_the_sequential_masks(threads):
         stream.prefetch()
         assert rng.bit_generator.state == end_state  # a pending draw does not move it
     finally:
-        cpu.set_num_threads(before)
+        threads.set_num_threads(before)
 
 
-def test_mask_stream_drops_a_stale_draw_when_the_generator_was_reset():
-    from minidl import cpu
+@pytest.fixture
+def two_threads():
+    before = threads.num_threads()
+    threads.set_num_threads(2)
+    yield
+    threads.set_num_threads(before)
 
-    if cpu.num_threads() < 2:
-        pytest.skip("one thread: nothing is drawn ahead")
+
+def test_mask_stream_drops_a_stale_draw_when_the_generator_was_reset(two_threads):
     layer = nn.Dropout(0.25, seed=3)
-    layer.train()
+    model = perf.fuse(nn.Sequential(layer))        # draws the next mask when a pass starts
+    model.train()
     x = Tensor(np.ones((64, 32, 13, 13), dtype=np.float32))
-    layer(x)
+    model(x)
     saved = layer.get_rng_state()
-    layer.prefetch()
-    second = layer(x).data.copy()
-    layer.prefetch()
+    second = model(x).data.copy()
     layer.set_rng_state(saved)                      # e.g. a checkpoint loaded: the next mask is the second again
-    assert np.array_equal(layer(x).data, second)
-    layer.prefetch()
+    assert np.array_equal(model(x).data, second)
+    stream = next(iter(model._streams.values()))
+    stream.prefetch()
     layer.rng.random(5)                             # someone else used the generator: redraw from it
     state = layer.get_rng_state()
     check = np.random.default_rng()
     check.bit_generator.state = state
     expected = dropout_module.dropout_mask(x.shape, 0.25, check, np.float32)
-    assert np.array_equal(layer(x).data, expected)
+    assert np.array_equal(model(x).data, expected)
 
 
 def test_a_model_with_a_pending_mask_can_be_copied():
     import copy
     import pickle
 
-    model = models.mnist_cnn(seed=0)
+    model = perf.fuse(models.mnist_cnn(seed=0))
     model.train()
     x = np.random.default_rng(0).random((64, 1, 28, 28), dtype=np.float32)
     model(Tensor(x))
-    model.prefetch()
+    for stream in model._streams.values():
+        stream.prefetch()
     twin = copy.deepcopy(model)
     pickle.loads(pickle.dumps(model))
     # the copy's generator is in the same state, so it draws the same masks as the original
@@ -439,9 +455,122 @@ def test_mask_stream_draws_in_place_when_the_background_draw_failed(monkeypatch)
 
     rng = np.random.default_rng(11)
     expected = dropout_module.dropout_mask((64, 32, 13, 13), 0.25, np.random.default_rng(11), np.float32)
-    stream = ops.MaskStream()
+    stream = MaskStream()
     stream._last = ((64, 32, 13, 13), 0.25, rng, np.float32)
     failed = Future()
     failed.set_exception(MemoryError("no memory in the worker"))
     stream._pending = (stream._key(stream._last), rng.bit_generator.state, failed, None)
     assert np.array_equal(stream.next((64, 32, 13, 13), 0.25, rng, np.float32), expected)
+
+
+# ------------------------------------------- optimizer rules in parts (perf.split_updates)
+VARIANTS = {"sgd": [{}, {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True}],
+            "rmsprop": [{}, {"centered": True, "momentum": 0.5}],
+            "adam": [{}, {"amsgrad": True}],
+            "adamw": [{}], "adamax": [{}], "nadam": [{}], "adagrad": [{}], "adadelta": [{}], "rprop": [{}]}
+
+
+def _cases():
+    for name in optim.available():
+        cls = optim.REGISTRY[name]
+        if not cls.ELEMENTWISE:
+            continue
+        for convention in cls.DEFAULTS:
+            for hyper in VARIANTS.get(name, [{}]):
+                yield name, convention, hyper
+
+
+def test_every_elementwise_optimizer_has_variants_listed():
+    listed = set(VARIANTS)
+    assert {n for n in optim.available() if optim.REGISTRY[n].ELEMENTWISE} <= listed
+
+
+@pytest.mark.parametrize("name, convention, hyper", list(_cases()))
+def test_rule_in_parts_is_bitwise_the_rule_whole(name, convention, hyper, two_threads, monkeypatch):
+    """A parameter large enough to be cut in two parts, float32, 5 steps with weight decay and
+    clipping: the same weights and state, bit for bit, with and without the split."""
+    from minidl.perf import updates
+
+    monkeypatch.setattr(updates, "PARALLEL_MIN_SIZE", 64)
+    monkeypatch.setattr(updates, "PART_MIN_SIZE", 32)
+    rng = np.random.default_rng(3)
+    w0 = rng.standard_normal((16, 12)).astype(np.float32)
+    grads = [(rng.standard_normal((16, 12)) * 0.1).astype(np.float32) for _ in range(5)]
+    results = []
+    for split in (False, True):
+        p = Parameter(w0.copy())
+        opt = optim.create(name, [p], convention=convention, weight_decay=0.01, clipvalue=0.5, **hyper)
+        if split:
+            perf.split_updates(opt)
+            assert updates.is_split(opt)
+        for g in grads:
+            p.grad = g.copy()
+            opt.step()
+        results.append((p.data.copy(), {k: (v.copy() if B.is_array(v) else v) for k, v in opt.state[p].items()}))
+    (w_plain, s_plain), (w_split, s_split) = results
+    np.testing.assert_array_equal(w_split, w_plain)
+    assert s_split.keys() == s_plain.keys()
+    for k in s_plain:
+        if B.is_array(s_plain[k]):
+            np.testing.assert_array_equal(s_split[k], s_plain[k], err_msg=k)
+        else:
+            assert s_split[k] == s_plain[k], k
+
+
+def test_split_updates_really_cuts_the_parameter(two_threads, monkeypatch):
+    from minidl.perf import updates
+
+    monkeypatch.setattr(updates, "PARALLEL_MIN_SIZE", 64)
+    monkeypatch.setattr(updates, "PART_MIN_SIZE", 32)
+    p = Parameter(np.ones((16, 12), np.float32))
+    opt = optim.Adam([p])
+    sizes = []
+    rule = type(opt).update
+
+    def recording(self, w, g, state, group):
+        sizes.append(w.size)
+        rule(self, w, g, state, group)
+
+    monkeypatch.setattr(type(opt), "update", recording)
+    perf.split_updates(opt)
+    p.grad = np.ones((16, 12), np.float32)
+    opt.step()
+    assert sorted(sizes) == [96, 96]
+    perf.plain_updates(opt)
+    sizes.clear()
+    opt.step()
+    assert sizes == [192]
+
+
+def test_accelerated_trains_like_the_plain_model_and_undoes_itself():
+    """Two steps of the CNN in float64 with and without the speed layer: the same loss and
+    weights up to the fused convolution's summation order; the optimizer is plain again after."""
+    rng = np.random.default_rng(5)
+    x = rng.random((8, 1, 28, 28))
+    y = rng.integers(0, 10, 8)
+    finals = []
+    with B.default_dtype("float64"):
+        for fast in (False, True):
+            model = models.mnist_cnn(seed=2)
+            opt = optim.Adam(model.parameters())
+            ctx = perf.accelerated(model, opt) if fast else _plain(model)
+            with ctx as m:
+                for _ in range(2):
+                    opt.zero_grad()
+                    ops.softmax_cross_entropy(m(x), y).backward()
+                    opt.step()
+            assert "update" not in vars(opt)
+            finals.append([p.data.copy() for p in model.parameters()])
+    for a, b in zip(*finals):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+class _plain:
+    def __init__(self, model):
+        self.model = model
+
+    def __enter__(self):
+        return self.model
+
+    def __exit__(self, *exc):
+        return False

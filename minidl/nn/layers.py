@@ -27,8 +27,8 @@ class Conv2D(Module):
         super().__init__()
         _positive_int(in_channels, "in_channels", "Conv2D")
         _positive_int(out_channels, "out_channels", "Conv2D")
-        kh, kw = ops.conv._pair(kernel_size, "Conv2D: kernel_size")
-        ops.conv._pair(stride, "Conv2D: stride")
+        kh, kw = ops.pair(kernel_size, "Conv2D: kernel_size")
+        ops.pair(stride, "Conv2D: stride")
         if padding not in ("valid", "same") and not (isinstance(padding, int) and padding >= 0):
             raise ValueError(f"Conv2D: padding must be 'valid', 'same' or an int >= 0, got {padding!r}")
         self.in_channels, self.out_channels = in_channels, out_channels
@@ -37,9 +37,9 @@ class Conv2D(Module):
         self.bias = Parameter(init.zeros((out_channels,)))
 
     def forward(self, x):
-        return ops.conv2d(as_tensor(x), self.weight, self.bias, self.stride, self.padding, layer=self._label())
+        return ops.conv2d(as_tensor(x), self.weight, self.bias, self.stride, self.padding, layer=self.label())
 
-    def _label(self):
+    def label(self):
         return f"Conv2D({self.in_channels}->{self.out_channels})"
 
     def extra_repr(self):
@@ -59,8 +59,10 @@ class Dense(Module):
         self.bias = Parameter(init.zeros((out_features,)))
 
     def forward(self, x):
-        return ops.linear(as_tensor(x), self.weight, self.bias,
-                          layer=f"Dense({self.in_features}->{self.out_features})")
+        return ops.linear(as_tensor(x), self.weight, self.bias, layer=self.label())
+
+    def label(self):
+        return f"Dense({self.in_features}->{self.out_features})"
 
     def extra_repr(self):
         return f"{self.in_features}, {self.out_features}"
@@ -71,12 +73,14 @@ class MaxPool2D(Module):
 
     def __init__(self, pool_size=2, stride=None):
         super().__init__()
-        self.pool_size = ops.conv._pair(pool_size, "MaxPool2D: pool_size")
-        self.stride = self.pool_size if stride is None else ops.conv._pair(stride, "MaxPool2D: stride")
+        self.pool_size = ops.pair(pool_size, "MaxPool2D: pool_size")
+        self.stride = self.pool_size if stride is None else ops.pair(stride, "MaxPool2D: stride")
 
     def forward(self, x):
-        return ops.max_pool2d(as_tensor(x), self.pool_size, self.stride,
-                              layer=f"MaxPool2D{self.pool_size}")
+        return ops.max_pool2d(as_tensor(x), self.pool_size, self.stride, layer=self.label())
+
+    def label(self):
+        return f"MaxPool2D{self.pool_size}"
 
     def extra_repr(self):
         return f"pool_size={self.pool_size}, stride={self.stride}"
@@ -92,31 +96,19 @@ class Dropout(Module):
         self.rate = float(rate)
         self.seed = seed
         self.rng = B.default_rng(seed)
-        self._masks = ops.MaskStream()      # the masks of self.rng in order (the next can be drawn ahead)
 
     def forward(self, x):
         x = as_tensor(x)
-        mask = self.mask_for(x.shape, x.dtype)
-        return x if mask is None else ops.dropout(x, self.rate, training=True, mask=mask)
-
-    def mask_for(self, shape, dtype):
-        """The scaled keep-mask of the next forward pass for an input of ``shape`` (drawn from
-        ``self.rng``), or None in evaluation mode or at rate 0 (nothing is drawn then)."""
         if not self.training or self.rate == 0.0:
-            return None
-        return self._masks.next(shape, self.rate, self.rng, dtype)
-
-    def prefetch(self):
-        """Start drawing the next training mask in the background (see ``ops.MaskStream``)."""
-        if self.training and self.rate > 0.0:
-            self._masks.prefetch()
+            return x
+        mask = ops.dropout_mask(x.shape, self.rate, self.rng, x.dtype)
+        return ops.dropout(x, self.rate, training=True, mask=mask)
 
     def get_rng_state(self):
         """The generator's state (a JSON-able dict) on NumPy; used by checkpoints."""
         return self.rng.bit_generator.state
 
     def set_rng_state(self, state):
-        self._masks.clear()
         self.rng.bit_generator.state = state
 
     def extra_repr(self):

@@ -1,7 +1,9 @@
 """Module: the base of every layer and model; Sequential chains them.
 
 A Module registers the Parameters and sub-Modules assigned to its attributes
-(in assignment order), so ``parameters()`` finds them all.  ``state_dict()``
+(in assignment order), so ``parameters()`` finds them all.  A Parameter without a
+name is named after the layer and the attribute (``Conv2D(1->32).weight``), which
+is how the optimizer's messages name it.  ``state_dict()``
 returns host numpy copies keyed by dotted names (``"0.weight"``);
 ``load_state_dict()`` copies values back into the existing arrays, so an
 optimizer that holds the parameters keeps working.
@@ -27,7 +29,7 @@ class Module:
         self._modules.pop(name, None)
         if isinstance(value, Parameter):
             if value.name is None:
-                value.name = name
+                value.name = f"{self.label()}.{name}"
             self._parameters[name] = value
         elif isinstance(value, Module):
             self._modules[name] = value
@@ -111,11 +113,9 @@ class Module:
     def extra_repr(self) -> str:
         return ""
 
-    def prefetch(self) -> None:
-        """Start background work for the next forward pass, if the layer has any (Dropout
-        draws its next mask); ``Sequential`` calls it on its layers when a pass starts."""
-        for child in self._modules.values():
-            child.prefetch()
+    def label(self) -> str:
+        """How messages name this layer: its class (layers add their sizes, ``Dense(5408->256)``)."""
+        return type(self).__name__
 
     def __repr__(self):
         if not self._modules:
@@ -135,19 +135,8 @@ class Sequential(Module):
             setattr(self, str(i), layer)
 
     def forward(self, x):
-        from minidl.nn import fusion  # fused fast paths for some runs of layers (nn/fusion.py)
-
-        layers = list(self._modules.values())
-        for layer in layers:         # e.g. Dropout's next mask, drawn while the layers before it run
-            layer.prefetch()
-        i = 0
-        while i < len(layers):
-            fast = fusion.match(layers, i)
-            if fast is not None:     # e.g. Conv2D -> ReLU -> MaxPool2D as one op, same results
-                fn, count = fast
-                x, i = fn(x), i + count
-            else:
-                x, i = layers[i](x), i + 1
+        for layer in self._modules.values():
+            x = layer(x)
         return x
 
     def __getitem__(self, index):

@@ -1,15 +1,17 @@
 """Differentiable operations (the functional API), each a Function with forward and backward.
 
-``basic``: the Tensor's operators (+ - * / @ **, sum, mean, max, reshape, ...);
-``conv``, ``pool``, ``dropout``, ``linear``: the layers' ops;
-``loss``: softmax, log_softmax and the fused softmax cross-entropy.
+The Tensor's own operators (+ - * / @ **, sum, mean, max, reshape, ...) live beside
+``Tensor`` in ``minidl/tensor.py``.  Here, the layers' ops, one module per family:
+``conv`` (conv2d by im2col), ``pool`` (max_pool2d), ``noise`` (dropout), ``affine``
+(linear), ``loss`` (softmax, log_softmax and the fused softmax cross-entropy), and the
+input checks they share (``checks``).
 """
-from minidl.ops.basic import unbroadcast
-from minidl.ops.conv import conv2d
-from minidl.ops.dropout import MaskStream, dropout, dropout_mask
-from minidl.ops.linear import linear
+from minidl.ops.affine import linear
+from minidl.ops.conv import conv2d, pair
 from minidl.ops.loss import accuracy, log_softmax, softmax, softmax_cross_entropy
+from minidl.ops.noise import dropout, dropout_mask
 from minidl.ops.pool import max_pool2d
+from minidl.tensor import unbroadcast
 
 
 def relu(x):
@@ -23,6 +25,6 @@ def flatten(x):
 
 
 __all__ = [
-    "conv2d", "max_pool2d", "dropout", "dropout_mask", "MaskStream", "linear", "relu", "flatten",
+    "conv2d", "max_pool2d", "dropout", "dropout_mask", "linear", "relu", "flatten", "pair",
     "softmax", "log_softmax", "softmax_cross_entropy", "accuracy", "unbroadcast",
 ]

@@ -28,11 +28,13 @@ the output), and the per-sample layout (a batched matmul) gives the output in
 from __future__ import annotations
 
 from minidl import backend as B
+from minidl.ops.checks import check_float, check_ndim
 from minidl.tensor import Function
 
 
-def _pair(value, what):
-    if isinstance(value, int):
+def pair(value, what):
+    """``(a, b)`` from an int or a pair of positive ints; ``what`` names it in the error."""
+    if isinstance(value, int) and not isinstance(value, bool):
         value = (value, value)
     value = tuple(value)
     if len(value) != 2 or not all(isinstance(v, int) and v > 0 for v in value):
@@ -108,9 +110,7 @@ class Conv2DFunction(Function):
 
 def check_conv_input(x, weight, stride, padding, layer):
     """Validate a convolution's input against its weight; returns (stride pair, pads, output size)."""
-    from minidl.ops.checks import check_float, check_ndim
-
-    stride = _pair(stride, f"{layer}: stride")
+    stride = pair(stride, f"{layer}: stride")
     check_ndim(x, 4, layer, "input", "(N, C, H, W)")
     check_float(x, layer, weight.dtype)
     o, c, kh, kw = weight.shape

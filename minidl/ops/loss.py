@@ -12,7 +12,8 @@ overflow and no NaN.
 from __future__ import annotations
 
 from minidl import backend as B
-from minidl.tensor import Function
+from minidl.ops.checks import check_float, check_ndim
+from minidl.tensor import Function, Tensor
 
 
 def _log_softmax(z):
@@ -79,9 +80,6 @@ def softmax(z):
 
 def softmax_cross_entropy(logits, target, layer="softmax_cross_entropy"):
     """Mean cross-entropy of ``softmax(logits)`` against integer labels or one-hot rows."""
-    from minidl.ops.checks import check_float, check_ndim
-    from minidl.tensor import Tensor
-
     check_ndim(logits, 2, layer, "logits array", "(N, classes)")
     check_float(logits, layer)
     t = target.data if isinstance(target, Tensor) else B.get_array_module(logits.data).asarray(target)
@@ -107,8 +105,6 @@ def softmax_cross_entropy(logits, target, layer="softmax_cross_entropy"):
 
 def accuracy(logits, labels) -> float:
     """Fraction of rows whose arg-max equals the label (labels as ints or one-hot)."""
-    from minidl.tensor import Tensor
-
     z = logits.data if isinstance(logits, Tensor) else logits
     xp = B.get_array_module(z)
     y = xp.asarray(labels.data if isinstance(labels, Tensor) else labels)

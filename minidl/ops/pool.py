@@ -12,6 +12,8 @@ Output size: ``OH = (H - KH) // SH + 1`` (no padding, as Keras's "valid").
 from __future__ import annotations
 
 from minidl import backend as B
+from minidl.ops.checks import check_ndim
+from minidl.ops.conv import pair
 from minidl.tensor import Function
 
 
@@ -54,11 +56,8 @@ class MaxPool2DFunction(Function):
 
 def max_pool2d(x, pool_size=2, stride=None, layer="max_pool2d"):
     """Max-pool ``x`` (N, C, H, W); ``stride`` defaults to ``pool_size`` (as in Keras)."""
-    from minidl.ops.checks import check_ndim
-    from minidl.ops.conv import _pair
-
-    pool = _pair(pool_size, f"{layer}: pool_size")
-    stride = pool if stride is None else _pair(stride, f"{layer}: stride")
+    pool = pair(pool_size, f"{layer}: pool_size")
+    stride = pool if stride is None else pair(stride, f"{layer}: stride")
     check_ndim(x, 4, layer, "input", "(N, C, H, W)")
     h, w = x.shape[2:]
     if h < pool[0] or w < pool[1]:

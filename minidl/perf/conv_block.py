@@ -9,7 +9,7 @@ teaching path returns::
 (max and ReLU commute: both are monotone, so the largest element of a window is the
 largest after the ReLU too, and the same element receives the gradient).  It is
 used for non-overlapping pools (stride = pool size, as in Keras's default) by
-``minidl.nn.fusion``, which runs it for a Conv2D -> ReLU -> MaxPool2D sequence (or
+``minidl.perf.fusion``, which runs it for a Conv2D -> ReLU -> MaxPool2D sequence (or
 Conv2D -> MaxPool2D -> ReLU); ``tests/test_perf_parity.py`` checks that outputs and
 gradients equal the layers' own composition.
 
@@ -25,7 +25,7 @@ convolution output several times):
   from that output (``out > 0``), so nothing else is stored;
 * a Dropout right after the block (``dropout=``) multiplies the output by its mask in
   place, the mask asked for only once the convolution is done (so a mask drawn in the
-  background, ``ops.MaskStream``, has had the convolution's time), and its backward is
+  background, ``perf.masks.MaskStream``, has had the convolution's time), and its backward is
   folded into the ReLU's: ``out > 0`` exactly where both the ReLU and the mask kept a value;
 * backward writes the convolution's output gradient block by block (each block
   ``g * (winner == k)``), in the GEMM's own layout: no zero-fill, no strided scatter;
@@ -38,7 +38,7 @@ convolution output several times):
 from __future__ import annotations
 
 from minidl import backend as B
-from minidl.ops.conv import _pair, check_conv_input
+from minidl.ops.conv import check_conv_input, pair
 from minidl.tensor import Function
 
 
@@ -154,7 +154,7 @@ def conv2d_maxpool2d_relu(x, weight, bias, stride=1, padding="valid", pool_size=
     ``ops.dropout(relu(...), rate, mask=mask)`` returns, values and gradients.
     """
     stride, pads, (oh, ow) = check_conv_input(x, weight, stride, padding, layer)
-    pool = _pair(pool_size, f"{layer}: pool_size")
+    pool = pair(pool_size, f"{layer}: pool_size")
     if oh < pool[0] or ow < pool[1]:
         raise ValueError(f"{layer}: convolution output of size {(oh, ow)} is smaller than the pool {pool}")
     return Conv2DMaxPoolReLU.apply(x, weight, bias, stride=stride, pads=pads, pool=pool, dropout=dropout)

@@ -7,6 +7,7 @@ and no broadcast bookkeeping runs.
 """
 from __future__ import annotations
 
+from minidl.ops.checks import check_float, check_ndim
 from minidl.tensor import Function
 
 
@@ -26,8 +27,6 @@ class LinearFunction(Function):
 
 def linear(x, weight, bias, layer="linear"):
     """``x @ weight + bias`` for ``x`` of shape (N, in_features)."""
-    from minidl.ops.checks import check_float, check_ndim
-
     check_ndim(x, 2, layer, "input", "(N, in_features)")
     check_float(x, layer, weight.dtype)
     if x.shape[1] != weight.shape[0]:
