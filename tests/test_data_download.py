@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from minidl.data import ChecksumError, DatasetNotFoundError, IDXError, cache_dir, load_dataset
-from minidl.data import datasets as D
+from minidl.data import catalogue as D
 from minidl.data import download as DL
 
 NAMES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),

@@ -4,8 +4,9 @@ import gzip
 import numpy as np
 import pytest
 
-from minidl.data import IDXError, read_idx, read_idx_images, read_idx_labels
-from minidl.data.idx import gunzip, parse_idx
+from minidl.data import DataError, IDXError, SizeLimitError, read_idx, read_idx_images, read_idx_labels
+from minidl.data.idx import parse_idx
+from minidl.data.reader import BoundedGunzip, IDXScan, gunzip, scan_file
 
 
 def idx_bytes(arr, type_code=0x08):
@@ -82,9 +83,12 @@ def test_truncated_header(tmp_path):
 
 
 def test_extra_bytes(tmp_path, images):
+    # reading stops at the size the header declares: one byte more is refused
     (tmp_path / "long").write_bytes(idx_bytes(images) + b"\x00")
-    with pytest.raises(IDXError, match="long: too long"):
+    with pytest.raises(SizeLimitError, match=r"long: too long: its header announces shape \(7, 5, 4\)"):
         read_idx_images(tmp_path / "long")
+    with pytest.raises(IDXError, match="too long"):  # parse_idx on bytes in memory says the same
+        parse_idx(idx_bytes(images) + b"\x00", "long")
 
 
 def test_truncated_gzip_stream(tmp_path, images):
@@ -106,10 +110,75 @@ def test_corrupted_gzip_stream(tmp_path):
 
 def test_gunzip_reports_partial_content_and_handles_members():
     a, b = b"first " * 1000, b"second"
-    content, problem = gunzip(gzip.compress(a) + gzip.compress(b))
+    content, problem = gunzip(gzip.compress(a) + gzip.compress(b), limit=6006)
     assert problem is None and content == a + b
-    content, problem = gunzip(gzip.compress(a)[:-12])
+    content, problem = gunzip(gzip.compress(a)[:-12], limit=6000)
     assert "truncated" in problem and a.startswith(content)
+    content, problem = gunzip(gzip.compress(a) + b"\x00" * 7, limit=6000)  # zero padding is allowed
+    assert problem is None and content == a
+    content, problem = gunzip(gzip.compress(a) + b"junk", limit=6000)
+    assert problem == "unexpected bytes after the gzip stream" and content == a
+
+
+def test_gunzip_stops_at_its_limit():
+    data = gzip.compress(bytes(100_000))
+    assert gunzip(data, limit=100_000)[0] == bytes(100_000)
+    with pytest.raises(SizeLimitError, match="decompresses past its expected size of 99999 bytes"):
+        gunzip(data, limit=99_999)
+
+
+def test_bounded_gunzip_never_asks_zlib_for_more_than_the_room_left():
+    pieces = []
+    stream = BoundedGunzip(pieces.append, limit=1000, chunk=256, name="ten-thousand-zeros.gz")
+    with pytest.raises(SizeLimitError, match="ten-thousand-zeros.gz: decompresses past its expected size of 1000"):
+        stream.feed(gzip.compress(bytes(10_000)))
+    # 256-byte pieces until the room left is 1000 - 768 + 1 = 233 bytes: 1001 bytes in all
+    assert [len(p) for p in pieces] == [256, 256, 256, 233] and stream.produced == 1001
+
+
+@pytest.mark.parametrize("piece", [1, 3, 1000])
+def test_scan_fed_in_small_pieces_gives_the_same_digest(images, piece):
+    import hashlib
+    data = idx_bytes(images)
+    packed = gzip.compress(data) + gzip.compress(b"")  # two members, the second empty
+    scan = IDXScan("x", keep=True)
+    for start in range(0, len(packed), piece):
+        scan.feed(packed[start:start + piece])
+    result = scan.finish()
+    assert result.problem is None and result.compressed and bytes(result.content) == data
+    assert result.content_sha256 == hashlib.sha256(data).hexdigest()
+    assert result.file_sha256 == hashlib.sha256(packed).hexdigest()
+    assert result.file_md5 == hashlib.md5(packed).hexdigest()
+    assert result.header.dims == (7, 5, 4) and result.header.total_bytes == len(data) == 16 + 140
+
+
+def test_scan_of_an_unknown_file_refuses_a_non_idx_header_at_once(tmp_path):
+    (tmp_path / "zeros").write_bytes(bytes(1 << 20))
+    with pytest.raises(IDXError, match="zeros: not an IDX file"):
+        scan_file(tmp_path / "zeros")
+    # with a known size the checksum speaks first: the header problem is only recorded
+    result = scan_file(tmp_path / "zeros", expected_size=1 << 20)
+    assert result.header is None and "not an IDX file" in str(result.header_error)
+
+
+def test_header_declaring_more_than_the_reader_accepts(tmp_path):
+    head = bytes([0, 0, 8, 3]) + b"".join(d.to_bytes(4, "big") for d in (100_000, 1000, 1000))
+    (tmp_path / "huge.gz").write_bytes(gzip.compress(head + bytes(1000)))
+    with pytest.raises(SizeLimitError, match=r"huge\.gz: its IDX header declares shape \(100000, 1000, 1000\) "
+                                             r"\(100000000016 bytes\), more than the 2147483648 bytes"):
+        read_idx(tmp_path / "huge.gz")
+
+
+def test_unreadable_paths_are_one_line_errors(tmp_path, monkeypatch):
+    (tmp_path / "adir").mkdir()
+    with pytest.raises(DataError, match="adir is a directory"):
+        read_idx(tmp_path / "adir")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    with pytest.raises(DataError, match="loop is a symbolic link loop"):
+        read_idx(tmp_path / "loop")
+    (tmp_path / "empty").write_bytes(b"")
+    with pytest.raises(IDXError, match="empty: the file is empty"):
+        read_idx(tmp_path / "empty")
 
 
 def test_missing_file(tmp_path):

@@ -39,7 +39,11 @@ from minidl import backend as B
 
 np = B.np
 
-__all__ = ["synthetic_digits", "SIZE", "NUM_CLASSES", "DEFAULT_SIZES", "DEFAULT_SEEDS"]
+__all__ = ["synthetic_digits", "SIZE", "NUM_CLASSES", "DEFAULT_SIZES", "DEFAULT_SEEDS", "GENERATOR_VERSION"]
+
+#: Raised whenever a change to the generator changes the images it makes for a seed, so a
+#: run's recorded fingerprint says which images it saw.
+GENERATOR_VERSION = 1
 
 SIZE = 28
 NUM_CLASSES = 10
