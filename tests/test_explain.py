@@ -1,4 +1,5 @@
-"""minidl explain: its numbers equal hand-computed values, and reference_step equals opt.step().
+"""minidl explain: its numbers equal hand-computed values, its rows are the docstring's formula
+lines with the values the rule's own code computed, and opt.step() gives the same weights.
 
 All worked examples: keras convention, w_0 = [1, -2], f = ||w||^2 / 2 so g_t = w_{t-1}.
 """
@@ -7,103 +8,124 @@ import pytest
 
 from minidl import optim
 from minidl.lab.explain import explain, format_markdown, format_text
+from minidl.lab.formulas import rule_for
 
 
 def _new_w(result, t):
-    return result.steps[t - 1][-1][2]  # the last quantity of a step is the new weight
+    return _value(result.steps[t - 1], "w_t")
 
 
-def _has(rows, expected, rel=1e-9):
-    """Some quantity of the step equals ``expected`` (names may differ between optimizers)."""
-    expected = np.atleast_1d(np.asarray(expected, dtype=float))
-    for _, _, v in rows:
-        v = np.atleast_1d(np.asarray(v, dtype=float))
-        if v.shape == expected.shape and np.allclose(v, expected, rtol=rel, atol=0):
-            return True
-    return False
+def _value(rows, symbol):
+    """The value of ``symbol`` in a step's rows; fails when the table has no such row."""
+    found = [v for s, _, v in rows if s == symbol]
+    assert len(found) == 1, (symbol, [s for s, _, _ in rows])
+    return found[0]
 
 
-def _need(name):
-    if name not in optim.REGISTRY:
-        pytest.skip(f"{name} is not registered yet")
-    if optim.REGISTRY[name].reference_step is optim.Optimizer.reference_step:
-        pytest.skip(f"{name} has no reference_step yet")
+def _close(rows, symbol, expected, rel=1e-9):
+    np.testing.assert_allclose(np.asarray(_value(rows, symbol), dtype=float), expected, rtol=rel, atol=0,
+                               err_msg=symbol)
 
 
 def test_sgd_two_steps():
-    _need("sgd")
     r = explain("sgd", steps=2)  # lr 0.01
     # w_1 = w_0 - 0.01 g_1 = [1 - 0.01, -2 + 0.02]
     np.testing.assert_allclose(_new_w(r, 1), [0.99, -1.98], rtol=1e-15)
     # g_2 = w_1; w_2 = 0.99 * w_1 = [0.9801, -1.9602]
     np.testing.assert_allclose(_new_w(r, 2), [0.9801, -1.9602], rtol=1e-15)
-    assert _has(r.steps[1], [0.99, -1.98])  # g_2
+    _close(r.steps[1], "g_t", [0.99, -1.98])  # g_2
     assert r.agrees_with_step
 
 
 def test_sgd_momentum_two_steps():
-    _need("sgd")
     r = explain("sgd:momentum=0.9", steps=2)  # Keras form: v_t = mu v_{t-1} - lr g_t, w_t = w_{t-1} + v_t
     # v_1 = -0.01 * [1, -2] = [-0.01, 0.02]; w_1 = [0.99, -1.98]
-    assert _has(r.steps[0], [-0.01, 0.02])
+    _close(r.steps[0], "v_t", [-0.01, 0.02])
     np.testing.assert_allclose(_new_w(r, 1), [0.99, -1.98], rtol=1e-15)
     # v_2 = 0.9 * [-0.01, 0.02] - 0.01 * [0.99, -1.98] = [-0.009 - 0.0099, 0.018 + 0.0198] = [-0.0189, 0.0378]
-    assert _has(r.steps[1], [-0.0189, 0.0378])
+    _close(r.steps[1], "v_t", [-0.0189, 0.0378])
     # w_2 = [0.99 - 0.0189, -1.98 + 0.0378] = [0.9711, -1.9422]
     np.testing.assert_allclose(_new_w(r, 2), [0.9711, -1.9422], rtol=1e-14)
     assert r.agrees_with_step
 
 
 def test_adagrad_two_steps():
-    _need("adagrad")
     r = explain("adagrad", steps=2)  # lr 0.001, a_0 = 0.1, eps 1e-7 inside the sqrt
     # a_1 = 0.1 + g^2 = [1.1, 4.1]
-    assert _has(r.steps[0], [1.1, 4.1])
+    _close(r.steps[0], "a_t", [1.1, 4.1])
     # step_1 = 0.001 * [1, -2] / sqrt([1.1000001, 4.1000001]) = [0.001 / 1.0488089, -0.002 / 2.0248457]
-    assert _has(r.steps[0], [0.0009534625459063867, -0.000987729584604107])
+    _close(r.steps[0], "step_t", [0.0009534625459063867, -0.000987729584604107])
     np.testing.assert_allclose(_new_w(r, 1), [0.9990465374540937, -1.9990122704153959], rtol=1e-12)
     # a_2 = a_1 + w_1^2 = [1.1 + 0.99809398, 4.1 + 3.99605006] = [2.09809398, 8.09605006]
-    assert _has(r.steps[1], [2.098093983999014, 8.096050057271315])
+    _close(r.steps[1], "a_t", [2.098093983999014, 8.096050057271315])
     # step_2 = 0.001 * w_1 / sqrt(a_2 + 1e-7) = [0.00068972067, -0.00070255263]
     np.testing.assert_allclose(_new_w(r, 2), [0.9983568167873557, -1.9983097177837894], rtol=1e-12)
     assert r.agrees_with_step
 
 
 def test_adam_two_steps():
-    _need("adam")
     r = explain("adam", steps=2)  # lr 0.001, beta1 0.9, beta2 0.999, eps 1e-7 (added to sqrt(v))
     s1, s2 = r.steps
     # m_1 = 0.1 g = [0.1, -0.2]; v_1 = 0.001 g^2 = [0.001, 0.004]
-    assert _has(s1, [0.1, -0.2]) and _has(s1, [0.001, 0.004])
+    _close(s1, "m_t", [0.1, -0.2])
+    _close(s1, "v_t", [0.001, 0.004])
     # bias corrections 1 - 0.9 = 0.1 and 1 - 0.999 = 0.001
-    assert _has(s1, 0.1) and _has(s1, 0.001)
+    _close(s1, "bias1_t", 0.1)
+    _close(s1, "bias2_t", 0.001)
     # alpha_1 = 0.001 * sqrt(0.001) / 0.1 = 3.16227766e-4
-    assert _has(s1, 0.00031622776601683816)
-    # delta_1 = alpha_1 * m_1 / (sqrt(v_1) + 1e-7) = [0.000999996838, -0.000999998419]
-    assert _has(s1, [0.0009999968377323405, -0.0009999984188636707])
+    _close(s1, "alpha_t", 0.00031622776601683816)
+    # step_1 = alpha_1 * m_1 / (sqrt(v_1) + 1e-7) = [0.000999996838, -0.000999998419]
+    _close(s1, "step_t", [0.0009999968377323405, -0.0009999984188636707])
     np.testing.assert_allclose(_new_w(r, 1), [0.9990000031622677, -1.9990000015811362], rtol=1e-13)
     # m_2 = 0.9 m_1 + 0.1 w_1 = [0.09 + 0.0999000003, -0.18 - 0.1999000002]
-    assert _has(s2, [0.18990000031622678, -0.37990000015811365])
+    _close(s2, "m_t", [0.18990000031622678, -0.37990000015811365])
     # v_2 = 0.999 v_1 + 0.001 w_1^2 = [0.000999 + 0.000998001006, 0.003996 + 0.003996001006]
-    assert _has(s2, [0.0019970010063182107, 0.007992001006321383])
+    _close(s2, "v_t", [0.0019970010063182107, 0.007992001006321383])
     # alpha_2 = 0.001 * sqrt(1 - 0.999^2) / (1 - 0.9^2) = 0.001 * sqrt(0.001999) / 0.19
-    assert _has(s2, 0.00023531672532745276)
+    _close(s2, "alpha_t", 0.00023531672532745276)
     np.testing.assert_allclose(_new_w(r, 2), [0.9980000316036992, -1.998000015767051], rtol=1e-13)
     assert r.agrees_with_step
 
 
-@pytest.mark.parametrize("name", sorted(optim.REGISTRY))
-@pytest.mark.parametrize("convention", ["keras", "pytorch", "paper"])
-def test_reference_step_equals_opt_step(name, convention):
-    _need(name)
-    if convention not in optim.REGISTRY[name].DEFAULTS:
-        pytest.skip(f"{name} has no {convention} convention")
+#: options that switch on every branch of a rule, so that together they show every formula line
+VARIANTS = {"sgd": ["", "momentum=0.9", "momentum=0.9,nesterov=true"],
+            "rmsprop": ["", "centered=true,momentum=0.9"],
+            "adam": ["", "amsgrad=true"], "adamw": ["", "amsgrad=true"]}
+
+
+def _conventions():
+    return [(n, c) for n in optim.available() for c in optim.REGISTRY[n].DEFAULTS]
+
+
+@pytest.mark.parametrize("name, convention", _conventions())
+def test_the_table_shows_every_symbol_of_the_docstring_formula(name, convention):
+    """Every formula line of the rule (for this convention) gets a row in some variant, and
+    every row after w_{t-1} and g_t is a formula line (or a base step), in the docstring's order."""
+    lines = rule_for(optim.REGISTRY[name], convention)
+    assert lines, f"{name} has no Rule block for {convention}"
+    shown = set()
+    for options in VARIANTS.get(name, [""]):
+        spec = f"{name}:convention={convention}" + (f",{options}" if options else "")
+        r = explain(spec, steps=2, function="rosenbrock")
+        assert r.max_step_difference == 0.0
+        symbols = [s for s, _, _ in r.steps[1]]
+        assert symbols[:2] == ["w_{t-1}", "g_t"]
+        order = [line.lhs for line in lines]
+        rule_rows = [s for s in symbols[2:] if s in order]
+        assert rule_rows == sorted(rule_rows, key=order.index)
+        assert set(symbols[2:]) - set(order) <= {"g_clipped", "g_l2", "w_decayed"}
+        shown |= set(symbols)
+    missing = [line.lhs for line in lines if line.lhs not in shown]
+    assert not missing, f"{name} ({convention}): formula lines with no row: {missing}"
+
+
+@pytest.mark.parametrize("name, convention", _conventions())
+def test_the_table_equals_opt_step(name, convention):
     r = explain(f"{name}:convention={convention}", steps=4, function="rosenbrock")
     assert r.max_step_difference <= 1e-12, r.max_step_difference
 
 
 def test_constant_gradient_and_start():
-    _need("sgd")
     r = explain("sgd", steps=2, param="1,-2", grad="0.5,0.1")
     # w_1 = [1 - 0.005, -2 - 0.001]; w_2 = [1 - 0.01, -2 - 0.002]
     np.testing.assert_allclose(_new_w(r, 2), [0.99, -2.002], rtol=1e-15)
@@ -111,7 +133,6 @@ def test_constant_gradient_and_start():
 
 
 def test_weight_decay_rows_keep_step_parity():
-    _need("sgd")
     r = explain("sgd:weight_decay=0.1,convention=pytorch", steps=2)
     # coupled L2: g = w + 0.1 w = 1.1 w; w_1 = w_0 - 0.001 * 1.1 w_0 = 0.9989 w_0
     np.testing.assert_allclose(_new_w(r, 1), [0.9989, -1.9978], rtol=1e-14)
@@ -120,13 +141,12 @@ def test_weight_decay_rows_keep_step_parity():
 
 
 def test_formats():
-    _need("sgd")
     r = explain("sgd:momentum=0.9", steps=2)
     text = format_text(r)
     assert "SGD, keras convention" in text and "-0.0189" in text and "0.9711" in text
     assert "opt.step() gives the same" in text
     md = format_markdown(r)
-    assert "| t | quantity | [0] | [1] | meaning |" in md and "| 0.9711 | -1.9422 |" in md
+    assert "| t | quantity | [0] | [1] | formula |" in md and "| 0.9711 | -1.9422 |" in md
 
 
 def test_bad_input():
@@ -138,5 +158,7 @@ def test_bad_input():
         explain("sgd", param="1,2", grad="1,2,3")
     with pytest.raises(ValueError, match="steps"):
         explain("sgd", steps=0)
+    with pytest.raises(ValueError, match="at most 10,000"):
+        explain("sgd", steps=10_001)
     with pytest.raises(ValueError, match="unknown optimizer"):
         explain("adamm")

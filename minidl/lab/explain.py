@@ -1,13 +1,13 @@
-"""Every intermediate quantity of an optimizer's first steps, as a table to check by hand.
+"""Every quantity of an optimizer's first steps, each beside the formula line that names it.
 
-The numbers come from the optimizer's teaching path,
-``opt.reference_step(w, g, state, group)``, which returns the quantities of its
-docstring formula in the order it computes them.  The same steps are also run
-through ``opt.step()`` (the fast path that trains networks) on a twin parameter,
-and the table says whether the two agree.
-
-Weight decay and gradient clipping, which the base class applies before any
-rule, are shown as their own rows when a spec turns them on.
+For each step, ``explain`` runs what ``opt.step()`` runs: the base class's clipping and
+weight decay (shown as their own rows when a spec turns them on), then the optimizer's own
+rule, once, under ``minidl.optim.trace.trace_update``, which keeps the rule's local
+variables.  Each line of the docstring's formula (``minidl.lab.formulas``) that applies to
+the convention is matched with the variable the code named after it (``m_t`` is ``m``), so
+the numbers are those of the code that trains.  The same steps also run through
+``opt.step()`` on a twin parameter, and the table says whether the two agree (they run the
+same code, so they agree bit for bit).
 
     >>> from minidl.lab.explain import explain, format_text
     >>> print(format_text(explain("adam", steps=2)))        # doctest: +SKIP
@@ -18,11 +18,18 @@ import math
 from dataclasses import dataclass, field
 
 from minidl import backend as B
+from minidl import optim
 from minidl.lab import functions2d
+from minidl.lab.formulas import local_names, rule_for
 from minidl.lab.specs import RowSpec, parse_spec
+from minidl.optim import clipping, weight_decay
+from minidl.optim.trace import trace_update
+from minidl.tensor import Parameter
 
 DEFAULT_PARAM = (1.0, -2.0)
 DEFAULT_FUNCTION = "sphere"  # f = (x^2 + y^2) / 2, so g = w
+#: ``explain --steps`` above this is refused: each step is a table of its own
+MAX_STEPS = 10_000
 
 
 @dataclass
@@ -31,17 +38,21 @@ class ExplainResult:
     hyper: dict  # the group's hyperparameters (defaults filled in)
     start: tuple
     source: str  # where the gradient comes from, in words
-    steps: list = field(default_factory=list)  # per step: list of (symbol, description, host value)
-    max_step_difference: float = 0.0  # max |reference_step w_t - opt.step() w_t| over the steps
+    steps: list = field(default_factory=list)  # per step: list of (symbol, formula, host value)
+    max_step_difference: float = 0.0  # max |w_t of the table - w_t of opt.step()| over the steps
 
     @property
     def agrees_with_step(self) -> bool:
         return self.max_step_difference <= 1e-12 * max(1.0, self._scale())
 
     def _scale(self):
-        values = [abs(float(x)) for q in self.steps for (_, _, v) in q if v is not None
+        values = [abs(float(x)) for q in self.steps for (_, _, v) in q if _is_number_like(v)
                   for x in B.np.atleast_1d(v).ravel()]
         return max(values) if values else 1.0
+
+
+def _is_number_like(v) -> bool:
+    return not isinstance(v, (bool, type(None), str)) and B.np.asarray(v).dtype.kind in "fiu"
 
 
 def _vector(text_or_seq, name):
@@ -50,7 +61,8 @@ def _vector(text_or_seq, name):
         try:
             values = tuple(float(p) for p in parts)
         except ValueError:
-            raise ValueError(f"explain: {name} must be numbers separated by commas, like 1,-2; got {text_or_seq!r}") from None
+            raise ValueError(f"explain: {name} must be numbers separated by commas, like 1,-2; "
+                             f"got {text_or_seq!r}") from None
     else:
         values = tuple(float(v) for v in text_or_seq)
     if not values or not all(math.isfinite(v) for v in values):
@@ -58,82 +70,94 @@ def _vector(text_or_seq, name):
     return values
 
 
-def explain(optimizer, steps: int = 3, param=None, grad=None, function=None,
-            convention: str = "keras") -> ExplainResult:
-    """Run ``steps`` teaching steps of ``optimizer`` (a name or row spec) and collect every quantity.
-
-    The gradient is ``grad`` (the same at every step) when given, else the
-    gradient of ``function`` (default ``sphere``, f = ||w||^2 / 2, g = w) at the
-    current point.  ``param`` defaults to ``function``'s start, (1, -2) for sphere.
-    """
-    from minidl import optim
-    from minidl.optim import clipping, weight_decay
-    from minidl.tensor import Parameter
-
-    spec = optimizer if isinstance(optimizer, RowSpec) else parse_spec(optimizer, default_convention=convention)
+def _check_steps(steps):
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"explain: steps must be an integer >= 1, got {steps!r}")
+    if steps > MAX_STEPS:
+        raise ValueError(f"explain: steps must be at most {MAX_STEPS:,} (each step is a table of every "
+                         f"quantity; for long runs use minidl trajectories), got {steps:,}")
+
+
+def _gradient_source(grad, function, start):
+    """``(gradient of w, words, start)``: a constant gradient, or a test function's."""
     if grad is not None and function is not None:
         raise ValueError("explain: give either grad (a constant gradient) or function, not both")
-    fn = None
-    if grad is None:
-        fn = functions2d.get(function or DEFAULT_FUNCTION)
-    if param is None:
-        start = fn.start if fn is not None else DEFAULT_PARAM
-    else:
-        start = _vector(param, "param")
-    if grad is not None:
-        const_g = _vector(grad, "grad")
-        if len(const_g) != len(start):
-            raise ValueError(f"explain: grad has {len(const_g)} numbers, param {len(start)}; they must match")
-        source = f"constant gradient g = [{', '.join(f'{v:g}' for v in const_g)}]"
-    else:
-        if len(start) != 2:
-            raise ValueError(f"explain: a test function needs a 2-element param, got {len(start)} numbers")
-        source = f"g_t = gradient of {fn.name}, {fn.formula}, at w_{{t-1}}"
+    fn = None if grad is not None else functions2d.get(function or DEFAULT_FUNCTION)
+    start = (fn.start if fn is not None else DEFAULT_PARAM) if start is None else _vector(start, "param")
+    if fn is None:
+        const = _vector(grad, "grad")
+        if len(const) != len(start):
+            raise ValueError(f"explain: grad has {len(const)} numbers, param {len(start)}; they must match")
+        words = f"constant gradient g = [{', '.join(f'{v:g}' for v in const)}]"
+        return (lambda w: B.xp().asarray(const, dtype=B.np.float64)), words, start
+    if len(start) != 2:
+        raise ValueError(f"explain: a test function needs a 2-element param, got {len(start)} numbers")
+    return fn.grad, f"g_t = gradient of {fn.name}, {fn.formula}, at w_{{t-1}}", start
 
+
+def explain(optimizer, steps: int = 3, param=None, grad=None, function=None,
+            convention: str = "keras") -> ExplainResult:
+    """Run ``steps`` steps of ``optimizer`` (a name or row spec) and collect every quantity.
+
+    The gradient is ``grad`` (the same at every step) when given, else the gradient of
+    ``function`` (default ``sphere``, f = ||w||^2 / 2, g = w) at the current point.
+    ``param`` defaults to ``function``'s start, (1, -2) for sphere.  float64 throughout.
+    """
+    spec = optimizer if isinstance(optimizer, RowSpec) else parse_spec(optimizer, default_convention=convention)
+    _check_steps(steps)
+    gradient, source, start = _gradient_source(grad, function, param)
     xp = B.xp()
-    dt = B.np.float64
-    twin = Parameter(xp.asarray(start, dtype=dt), name="w")
-    opt = optim.create(spec.optimizer, [twin], convention=spec.convention, **spec.hyper)
+    twin = Parameter(xp.asarray(start, dtype=B.np.float64), name="w")
+    opt = spec.create([twin])
     group = opt.param_groups[0]
-    hyper = {k: v for k, v in group.items() if k != "params"}
-    decoupled = opt._decoupled_weight_decay()
-    # AdamW's reference_step shows its own (decoupled) decay as its first quantity; for the
-    # others the base class applies weight decay before the rule, so it is shown here
-    own_decay = getattr(type(opt), "REFERENCE_STEP_APPLIES_WEIGHT_DECAY", type(opt).DECOUPLED_WEIGHT_DECAY)
-
-    w = xp.asarray(start, dtype=dt)
-    state = opt.initial_state(w, group)
-    result = ExplainResult(spec, hyper, tuple(start), source)
+    result = ExplainResult(spec, {k: v for k, v in group.items() if k != "params"}, tuple(start), source)
+    lines = rule_for(type(opt), opt.convention)
+    w = xp.asarray(start, dtype=B.np.float64)
+    state = opt.init_state(w, group)
     for _ in range(steps):
-        g = xp.asarray(const_g, dtype=dt) if grad is not None else fn.grad(w)
-        rows = [("w_{t-1}", "weights before the step", w)]
-        # what the base class does before the rule (only shown when switched on)
-        g_rule = g
-        if group["clipnorm"] is not None or group["clipvalue"] is not None:
-            rows.append(("g_raw", "gradient before clipping", g))
-            g_rule = clipping.clip_gradients([g], group["clipnorm"], group["clipvalue"])[0]
-            rows.append(("g_clip", f"clipped gradient (clipnorm={group['clipnorm']}, "
-                                   f"clipvalue={group['clipvalue']})", g_rule))
-        w_rule = w
-        if group["weight_decay"] and not own_decay:
-            w_rule = w.copy()
-            g_rule = weight_decay.apply(w_rule, g_rule, group, decoupled)
-            if decoupled:
-                rows.append(("w_decayed", "decoupled weight decay w <- w - lr * wd * w", w_rule))
-            else:
-                rows.append(("g_l2", "L2 weight decay g <- g + wd * w", g_rule))
-        w_new, state, quantities = opt.reference_step(w_rule, g_rule, state, group)
-        rows.extend(quantities)
+        g_in = gradient(w)
+        rows = [("w_{t-1}", "the weights before the step", w.copy()), ("g_t", source, g_in.copy())]
+        g, base_values = _base_steps(opt, w, g_in, group, rows)
+        traced = trace_update(opt, w, g, state, group).get("update", {})
+        rows.extend(_rule_rows(lines, {**traced, **base_values}))
         result.steps.append([(s, d, _host(v)) for s, d, v in rows])
-
-        twin.grad = g.copy()
+        twin.grad = g_in.copy()
         opt.step()
-        diff = float(B.np.max(B.np.abs(B.to_numpy(twin.data) - B.to_numpy(w_new))))
+        diff = float(B.np.max(B.np.abs(B.to_numpy(twin.data) - B.to_numpy(w))))
         result.max_step_difference = max(result.max_step_difference, diff)
-        w = w_new
     return result
+
+
+def _base_steps(opt, w, g, group, rows):
+    """What ``step()`` does before the rule, on ``w`` (in place) and ``g``: rows for each part
+    that is switched on, and the values for the docstring's base symbols (``w_decayed``)."""
+    values = {}
+    if any(group.get(k) is not None for k in ("clipnorm", "global_clipnorm", "clipvalue")):
+        g = clipping.clip_gradients([g], group)[0]
+        rows.append(("g_clipped", "the gradient clipped (clipnorm={clipnorm}, global_clipnorm={global_clipnorm}, "
+                                  "clipvalue={clipvalue})".format(**group), g.copy()))
+    if group["weight_decay"]:
+        if opt.decoupled_weight_decay:
+            weight_decay.apply(w, g, group, True)
+            values["w_decayed"] = w.copy()
+            if "w_decayed" not in {line.lhs for line in rule_for(type(opt), opt.convention)}:
+                rows.append(("w_decayed", "w_decayed = w_{t-1} * (1 - lr * weight_decay)   "
+                                          "(decoupled weight decay; the rule starts from w_decayed)", w.copy()))
+        else:
+            g = weight_decay.apply(w, g, group, False)
+            rows.append(("g_l2", "g_l2 = g_t + weight_decay * w_{t-1}   (L2 weight decay; the rule sees g_l2)",
+                         g.copy()))
+    return g, values
+
+
+def _rule_rows(lines, values) -> list:
+    """One row per formula line whose quantity the code computed (a branch not taken has none)."""
+    rows = []
+    for line in lines:
+        name = next((n for n in local_names(line.lhs) if n in values), None)
+        if name is not None:
+            rows.append((line.lhs, line.text, values[name]))
+    return rows
 
 
 def _host(value):
@@ -144,16 +168,14 @@ def _host(value):
 
 # ------------------------------------------------------------------ formatting
 def _fmt(value, digits: int) -> str:
-    if isinstance(value, bool) or value is None:
-        return str(value)
-    if isinstance(value, int):
+    if isinstance(value, (bool, type(None), str, int)):
         return str(value)
     return f"{float(value):.{digits}g}"
 
 
 def _cells(value, width: int, digits: int) -> list:
     """The value split over ``width`` columns: one per element, a scalar in the first."""
-    arr = B.np.asarray(value) if not isinstance(value, (bool, type(None))) else None
+    arr = None if isinstance(value, (bool, type(None), str)) else B.np.asarray(value)
     if arr is None or arr.ndim == 0:
         return [_fmt(value if arr is None else arr.item(), digits)] + [""] * (width - 1)
     flat = arr.ravel()
@@ -164,71 +186,58 @@ def _cells(value, width: int, digits: int) -> list:
 
 def _header(result: ExplainResult) -> list:
     spec = result.spec
-    cls = _class_name(spec.optimizer)
     hyper = ", ".join(f"{k}={v}" for k, v in result.hyper.items()
-                      if k not in ("weight_decay", "clipnorm", "clipvalue") or v)
-    return [f"{cls}, {spec.convention} convention: {hyper}",
+                      if k not in ("weight_decay", "clipnorm", "global_clipnorm", "clipvalue") or v)
+    return [f"{_class_name(spec)}, {spec.convention} convention: {hyper}",
             f"w_0 = [{', '.join(f'{v:g}' for v in result.start)}]; {result.source}; float64"]
 
 
-def _class_name(name):
-    from minidl import optim
-
-    return optim.REGISTRY[name].__name__
+def _class_name(spec):
+    return spec.create([Parameter(B.np.zeros(1))]).__class__.__name__
 
 
 def _agreement(result: ExplainResult) -> str:
     if result.agrees_with_step:
         return (f"opt.step() gives the same w_t at every step "
                 f"(max |difference| = {result.max_step_difference:.3g}).")
-    return (f"WARNING: opt.step() differs from reference_step by up to {result.max_step_difference:.3g}.")
+    return f"WARNING: opt.step() differs from the table by up to {result.max_step_difference:.3g}."
 
 
 def format_text(result: ExplainResult, digits: int = 6) -> str:
     """A fixed-width table: one row per quantity per step, one column per vector element."""
     width = len(result.start)
-    cols = [f"[{i}]" for i in range(width)]
     body = []
     for t, rows in enumerate(result.steps, start=1):
         for i, (sym, desc, val) in enumerate(rows):
             body.append([str(t) if i == 0 else "", sym, *_cells(val, width, digits), desc])
-    head = ["t", "quantity", *cols, "meaning"]
+    head = ["t", "quantity", *[f"[{i}]" for i in range(width)], "formula"]
     widths = [max(len(r[c]) for r in body + [head]) for c in range(len(head))]
-    widths[-1] = 0
 
     def line(cells):
         out = []
         for c, (cell, wd) in enumerate(zip(cells, widths)):
-            if c == len(cells) - 1:
-                out.append(cell)
-            elif 2 <= c < 2 + width or c == 0:
-                out.append(cell.rjust(wd))
-            else:
-                out.append(cell.ljust(wd))
+            last = c == len(cells) - 1
+            out.append(cell if last else (cell.rjust(wd) if c == 0 or 2 <= c < 2 + width else cell.ljust(wd)))
         return "  ".join(out).rstrip()
 
-    sep = "  ".join("-" * max(wd, 7) if c == len(widths) - 1 else "-" * wd for c, wd in enumerate(widths))
+    sep = "  ".join("-" * (7 if c == len(widths) - 1 else wd) for c, wd in enumerate(widths))
     lines = _header(result) + ["", line(head), sep]
-    prev_t = None
     for r in body:
-        if r[0] and prev_t is not None:
+        if r[0] and r[0] != "1":
             lines.append("")
-        prev_t = r[0] or prev_t
         lines.append(line(r))
-    lines += ["", _agreement(result)]
-    return "\n".join(lines)
+    return "\n".join(lines + ["", _agreement(result)])
 
 
 def format_markdown(result: ExplainResult, digits: int = 6) -> str:
     """The same table in Markdown (for docs/)."""
     width = len(result.start)
-    head = "| t | quantity | " + " | ".join(f"[{i}]" for i in range(width)) + " | meaning |"
+    head = "| t | quantity | " + " | ".join(f"[{i}]" for i in range(width)) + " | formula |"
     sep = "|---:|---|" + "---:|" * width + "---|"
     first, second = _header(result)
     lines = [f"{first}  ", second, "", head, sep]
     for t, rows in enumerate(result.steps, start=1):
         for i, (sym, desc, val) in enumerate(rows):
-            cells = _cells(val, width, digits)
-            lines.append(f"| {t if i == 0 else ''} | `{sym}` | " + " | ".join(cells) + f" | {desc} |")
-    lines += ["", _agreement(result)]
-    return "\n".join(lines)
+            cells = " | ".join(_cells(val, width, digits))
+            lines.append(f"| {t if i == 0 else ''} | `{sym}` | {cells} | `{desc.replace('|', '/')}` |")
+    return "\n".join(lines + ["", _agreement(result)])

@@ -6,29 +6,36 @@ Every convention first shrinks the weights, then runs Adam on the plain gradient
 Rule (every convention):
 
     w_decayed = w_{t-1} * (1 - lr * weight_decay)            # decoupled weight decay, by the base class
-    w_t = w_decayed - step_t                                 # step_t: Adam's step, same convention
+    m_t = beta1 * m_{t-1} + (1 - beta1) * g_t                # state "exp_avg"
+    v_t = beta2 * v_{t-1} + (1 - beta2) * g_t^2              # state "exp_avg_sq"
+    v_max_t = max(v_max_{t-1}, v_t)                          # amsgrad only, in place of v_t below
+    bias1_t = 1 - beta1^t
+    bias2_t = 1 - beta2^t
 
-with m_t, v_t and step_t exactly as in ``Adam`` (amsgrad included):
+then Adam's step of the same convention, from the decayed weights:
 
 Rule (keras):
 
     alpha_t = lr * sqrt(bias2_t) / bias1_t
     step_t = alpha_t * m_t / (sqrt(v_t) + eps)
+    w_t = w_decayed - step_t
 
 Rule (pytorch):
 
     step_size_t = lr / bias1_t
     denom_t = sqrt(v_t) / sqrt(bias2_t) + eps
     step_t = step_size_t * m_t / denom_t
+    w_t = w_decayed - step_t
 
 Rule (paper):
 
     m_hat_t = m_t / bias1_t
     v_hat_t = v_t / bias2_t
     step_t = lr * m_hat_t / (sqrt(v_hat_t) + eps)
+    w_t = w_decayed - step_t
 
-where m_t = beta1 * m_{t-1} + (1 - beta1) * g_t, v_t = beta2 * v_{t-1} + (1 - beta2) * g_t^2,
-bias1_t = 1 - beta1^t and bias2_t = 1 - beta2^t.
+The rule's code is Adam's ``update``; the decay runs before it in the base, as for every
+optimizer whose weight decay is decoupled.
 
 Sources: PyTorch's ``AdamW`` runs w *= 1 - lr * weight_decay before the Adam step; Keras 3's
 ``AdamW`` (Adam with the base optimizer's weight decay) runs w -= w * weight_decay * lr before
