@@ -6,6 +6,9 @@ status.  A subcommand is listed once, in :data:`SUBCOMMANDS`.
 
     minidl compare                                   # the article's table on MNIST
     minidl compare --dataset synthetic --epochs 2 --optimizers adam sgd:momentum=0.9 --out runs/x
+    minidl compare --preset extended --workers 2 --out runs/x     # two runs at a time
+    minidl compare --scheduler tcp://host:8786 --out runs/x       # on a Dask cluster
+    minidl report runs/x --filter epochs=2                        # the views again, no training
     minidl trajectories --functions rosenbrock saddle --optimizers adam sgd:momentum=0.9 --animate
     minidl explain adam --steps 3 --param 1,-2 --grad 0.5,0.1
     minidl explain sgd:momentum=0.9 --function quadratic --format markdown
@@ -61,31 +64,94 @@ def add_compare_parser(subparsers):
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="several seeds give mean and std per cell")
     p.add_argument("--train-subset", type=int, default=None, help="use only the first N training images")
     p.add_argument("--val-subset", type=int, default=None, help="use only the first N validation images")
-    p.add_argument("--out", default=None, help="folder for results.json, results.csv, table.md and figures")
+    p.add_argument("--out", default=None,
+                   help="the run store: one record per run in OUT/runs/, and the views results.json, "
+                        "results.csv, table.md and figures (default: ./minidl-runs/compare)")
     p.add_argument("--side-by-side", action="store_true", help="print the article's numbers beside the measured ones")
     p.add_argument("--quiet", action="store_true", help="no progress bars, only the table")
+    _add_executor_options(p)
     return p
+
+
+def _add_executor_options(p):
+    """--workers, --scheduler, --threads: for every command that runs many trainings."""
+    p.add_argument("--workers", type=_positive_int, default=1,
+                   help="runs at a time, each in its own worker process with its share of the cores "
+                        "(default: 1, in this process); with --scheduler local, the LocalCluster's size")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run on a Dask distributed cluster: tcp://host:8786, or 'local' for a LocalCluster "
+                        "of --workers processes (pip install 'minidl[cluster]')")
+    p.add_argument("--threads", type=_positive_int, default=None,
+                   help="CPU threads per run (default: the cores divided among the workers)")
+
+
+def _print_runs_summary(result, printer=print):
+    if result.problems:
+        printer(f"{len(result.problems)} file(s) in {result.out}/runs are not run records and were skipped "
+                "(named above)")
+    for label, seed, reason in result.lost:
+        printer(f"not recorded: {label} (seed {seed}): {reason}")
+    for record in result.failed:
+        printer(f"failed: {record['label']} (seed {record['config']['seed']}): {record['error']}")
 
 
 def run_compare(args):
     from minidl import backend as B
     from minidl.lab import compare
+    from minidl.lab.views import format_table
 
-    for name in ("epochs", "batch_size", "train_subset", "val_subset"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
     rows = compare.rows_from(args.optimizers, args.preset)  # bad specs fail here, before any training
+    out = args.out if args.out is not None else compare.DEFAULT_OUT
     config = compare.CompareConfig(
         rows=rows, epochs=args.epochs, batch_size=args.batch_size, dataset=args.dataset,
         data_dir=args.data_dir, backend=args.compare_backend or B.name(), seeds=tuple(args.seeds),
-        train_subset=args.train_subset, val_subset=args.val_subset, out=args.out,
-        verbose=0 if args.quiet else 1, command=args.command_line)
+        train_subset=args.train_subset, val_subset=args.val_subset, out=out,
+        verbose=0 if args.quiet else 1, command=args.command_line, workers=args.workers,
+        scheduler=args.scheduler, threads=args.threads)
     progress = (lambda *a, **k: None) if args.quiet else print
-    results = compare.run_comparison(config, progress=progress)
-    print(compare.format_table(results, side_by_side=args.side_by_side))
-    if args.out:
-        print(f"results in {args.out}/ (results.json, results.csv, table.md, *.png)")
+    print(f"results go to {os.path.abspath(out)}")
+    result = compare.run_comparison(config, progress=progress)
+    print(format_table(result.records, side_by_side=args.side_by_side))
+    _print_runs_summary(result)
+    if result.interrupted:
+        done = sum(r["status"] in ("ok", "diverged") for r in result.records)
+        print(f"interrupted: {done} of {result.planned} runs are recorded in {os.path.abspath(out)}/runs; "
+              f"run the same command again to train the other {result.planned - done} "
+              "(recorded runs are skipped)", file=sys.stderr)
+    print(f"results in {os.path.abspath(out)} (runs/, results.json, results.csv, table.md"
+          + (", *.png)" if not result.interrupted else ")"))
+    return result.exit_code
+
+
+# ------------------------------------------------------------------ report
+def add_report_parser(subparsers):
+    p = subparsers.add_parser(
+        "report", help="rebuild the tables and figures of a run store from its records (no training)",
+        description="Read every run record in OUT/runs/ and write results.json, results.csv, table.md and "
+                    "the figures from them alone; nothing trains. Records that are not readable are named "
+                    "and skipped.")
+    p.add_argument("store", metavar="OUT", help="the folder given to `minidl compare --out`")
+    p.add_argument("--filter", dest="filters", action="append", default=[], metavar="KEY=VALUE",
+                   help="keep the records with this setting, e.g. epochs=10, dataset=mnist, optimizer=adam, "
+                        "lr=0.001, status=ok (repeatable; several on one key: any of them)")
+    p.add_argument("--side-by-side", action="store_true", help="print the article's numbers beside the measured ones")
+    p.add_argument("--views-out", default=None, metavar="DIR", help="write the views here (default: OUT itself)")
+    p.add_argument("--no-figures", action="store_true", help="only the text views")
+    return p
+
+
+def run_report(args) -> int:
+    from minidl.lab.report import report
+    from minidl.lab.views import format_table
+
+    result = report(args.store, args.filters, command=args.command_line, figures=not args.no_figures,
+                    views_out=args.views_out)
+    for problem in result.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    print(format_table(result.records, side_by_side=args.side_by_side))
+    print(f"{len(result.records)} of {result.total} recorded runs shown")
+    for path in result.views:
+        print(f"wrote {path}")
     return 0
 
 
@@ -127,15 +193,32 @@ def _safe_name(label):
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
 
 
+def _unique_names(labels) -> list:
+    """A file-name stem per label, distinct even where two labels map to the same characters."""
+    names, used = [], set()
+    for label in labels:
+        stem = name = _safe_name(label) or "row"
+        n = 2
+        while name.lower() in used:
+            name = f"{stem}-{n}"
+            n += 1
+        used.add(name.lower())
+        names.append(name)
+    return names
+
+
 def run_trajectories(args) -> int:
+    from minidl.fileio import atomic_write
     from minidl.lab import plots, trajectories
     from minidl.lab.specs import parse_specs
 
+    from minidl.lab.store import writable_folder
+
     specs = (parse_specs(args.optimizers, default_convention=args.convention) if args.optimizers
              else trajectories.default_specs(args.convention))
+    writable_folder(args.out)
     results = trajectories.run_all(args.functions, specs, steps=args.steps, start=args.start,
                                    noise=args.noise, seed=args.seed)
-    os.makedirs(args.out, exist_ok=True)
     written = []
     for name, trajs in results.items():
         written.append(plots.plot_trajectories(name, trajs, os.path.join(args.out, f"{name}.png"),
@@ -144,14 +227,12 @@ def run_trajectories(args) -> int:
             written.append(plots.animate_trajectories(name, trajs, os.path.join(args.out, f"{name}.gif"),
                                                       fps=args.fps))
     if args.per_optimizer:
-        for i, spec in enumerate(specs):
+        for i, (spec, stem) in enumerate(zip(specs, _unique_names(s.label for s in specs))):
             by_function = {name: trajs[i] for name, trajs in results.items()}
             written.append(plots.plot_optimizer_grid(
-                spec.label, by_function, os.path.join(args.out, f"optimizer_{_safe_name(spec.label)}.png"),
-                dpi=args.dpi))
+                spec.label, by_function, os.path.join(args.out, f"optimizer_{stem}.png"), dpi=args.dpi))
     summary = trajectories.format_summary(results)
-    with open(os.path.join(args.out, "summary.txt"), "w") as fh:
-        fh.write(summary + "\n")
+    atomic_write(os.path.join(args.out, "summary.txt"), summary + "\n")
     written.append(os.path.join(args.out, "summary.txt"))
     print(summary)
     print()
@@ -200,6 +281,7 @@ def run_explain(args) -> int:
 #: (name, add_<name>_parser, run_<name>) for every subcommand
 SUBCOMMANDS = [
     ("compare", add_compare_parser, run_compare),
+    ("report", add_report_parser, run_report),
     ("trajectories", add_trajectories_parser, run_trajectories),
     ("explain", add_explain_parser, run_explain),
 ]

@@ -1,8 +1,19 @@
 """The experiment layer and the teaching views, above ``minidl.train``.
 
-Experiments: ``specs`` (optimizer row specs), ``compare`` (the optimizer comparison).
-Teaching views: ``functions2d`` (2-D test functions), ``trajectories`` (optimizer paths on
-them), ``explain`` (every intermediate quantity of an update rule), ``plots`` (figures).
+Experiments, from the bottom up:
 
-Imports point one way: core <- train <- lab <- cli.
+* ``specs``: row specs, the short strings that name one optimizer configuration;
+* ``store``: the run store, one JSON record per run in ``OUT/runs/``, named by the hash of its
+  configuration, written once;
+* ``run``: one run, a pure function from a configuration (a dict) to a record (a dict);
+* ``threads``, ``executors``: where runs train (this process, local worker processes, a Dask
+  cluster), one interface for every command that runs many trainings;
+* ``views`` (with ``article``): tables, CSV, JSON and figures drawn from records alone;
+* ``compare``: the optimizer comparison; ``report``: the views of a store, no training.
+
+Teaching views: ``functions2d`` (2-D test functions), ``trajectories`` (optimizer paths on
+them), ``explain`` (every intermediate quantity of an update rule), ``plots`` (matplotlib
+figures from plain data; it imports no other experiment module).
+
+Imports point one way: core <- train <- lab <- cli, and inside lab from the list's top down.
 """

@@ -29,10 +29,41 @@ def _ensure_dir(path):
 # Contour plots of the 2-D test functions with each optimizer's path
 # (minidl.lab.trajectories), the loss against the step, and GIF animations.
 
-def _colors(n):
+_LINESTYLES = ("-", "--", ":", "-.")
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def line_styles(n: int) -> list:
+    """``n`` distinct line styles: ``{"color", "linestyle", "marker"}`` dicts.
+
+    Up to 10 lines: the tab10 colours; up to 20: then tab20's 10 light shades; beyond
+    that the colours come round again with another line style and marker, so no two lines
+    look alike."""
     plt = _pyplot()
-    cmap = plt.get_cmap("tab10" if n <= 10 else "tab20")
-    return [cmap(i % cmap.N) for i in range(n)]
+    tab20 = plt.get_cmap("tab20")
+    colors = [tab20(2 * i) for i in range(10)] + [tab20(2 * i + 1) for i in range(10)]
+    if n <= 10:
+        colors = colors[:10]
+    styles = []
+    for i in range(n):
+        turn = i // len(colors)
+        styles.append({"color": colors[i % len(colors)], "linestyle": _LINESTYLES[turn % len(_LINESTYLES)],
+                       "marker": _MARKERS[(i + turn) % len(_MARKERS)]})
+    return styles
+
+
+def _colors(n):
+    return [s["color"] for s in line_styles(n)]
+
+
+def save_figure(fig, path, dpi: int = 110) -> str:
+    """Write ``fig`` as a PNG at ``path`` atomically (a kill leaves the old file or the new)."""
+    from minidl.fileio import atomic_writer
+
+    _ensure_dir(path)
+    with atomic_writer(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=dpi)
+    return path
 
 
 def _contour(ax, fn, resolution: int = 300):
@@ -100,8 +131,7 @@ def plot_trajectories(fn, trajectories, path, title=None, dpi: int = 110) -> str
     handles, labels = ax.get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.06 + 0.03 * ((len(labels) - 1) // 4), 1, 1))
-    _ensure_dir(path)
-    fig.savefig(path, dpi=dpi)
+    save_figure(fig, path, dpi)
     plt.close(fig)
     return path
 
@@ -124,8 +154,7 @@ def plot_optimizer_grid(label, trajectories_by_function: dict, path, dpi: int = 
                      fontsize=9)
     fig.suptitle(label, fontsize=11)
     fig.tight_layout()
-    _ensure_dir(path)
-    fig.savefig(path, dpi=dpi)
+    save_figure(fig, path, dpi)
     plt.close(fig)
     return path
 
@@ -175,7 +204,7 @@ def animate_trajectories(fn, trajectories, path, fps: int = 15, max_frames: int 
     return path
 
 
-# --- compare: figures of an optimizer comparison (minidl compare)
+# --- comparison figures, from plain data (minidl.lab.views builds it from run records)
 def _smooth(values, window):
     """Trailing moving average (the first points average what is there)."""
     out, total = [], 0.0
@@ -187,76 +216,84 @@ def _smooth(values, window):
     return out
 
 
-def compare_figures(results: dict, out: str) -> list:
-    """Write the comparison's PNGs into ``out``; returns their paths.
+def _legend(ax, n):
+    if n:
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
 
-    val_accuracy.png / val_loss.png: validation accuracy and loss per epoch per optimizer
-    (mean over seeds); train_loss_steps.png: training loss per step, smoothed (seed of the
-    first run); time.png: total time per optimizer.
-    """
-    import os
 
-    from minidl.lab.compare import summarize
-
+def plot_epoch_metric(series, path, *, title: str, ylabel: str, dpi: int = 110) -> str:
+    """One line per series: ``{"label", "epochs", "mean", "std" (or None), "diverged" (a
+    legend note or None)}``, with a band of one std where there are several seeds; a run
+    that diverged is drawn up to its last epoch and ends with a cross."""
     plt = _pyplot()
-    rows = summarize(results)
-    paths = []
-    for metric, title, fname in (("val_acc", "Validation accuracy", "val_accuracy.png"),
-                                 ("val_loss", "Validation loss", "val_loss.png")):
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        for r in rows:
-            means = [m for m, _ in r["stats"][metric]]
-            sds = [s for _, s in r["stats"][metric]]
-            epochs = list(range(1, len(means) + 1))
-            line, = ax.plot(epochs, means, marker="o", ms=3, label=r["label"])
-            if any(sds):
-                ax.fill_between(epochs, [m - s for m, s in zip(means, sds)],
-                                [m + s for m, s in zip(means, sds)], color=line.get_color(), alpha=0.15)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(title.lower())
-        ax.set_title(f"{title} per epoch ({results.get('dataset')})")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = os.path.join(out, fname)
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
+    fig, ax = plt.subplots(figsize=(8.5, 4.5))
+    for item, style in zip(series, line_styles(len(series))):
+        epochs, means = item["epochs"], item["mean"]
+        label = item["label"] + (f" ({item['diverged']})" if item.get("diverged") else "")
+        if not epochs:
+            ax.plot([], [], color=style["color"], linestyle=style["linestyle"], label=label)
+            continue
+        ax.plot(epochs, means, color=style["color"], linestyle=style["linestyle"], marker=style["marker"],
+                ms=3, label=label)
+        sds = item.get("std")
+        if sds and any(sds):
+            ax.fill_between(epochs, [m - s for m, s in zip(means, sds)], [m + s for m, s in zip(means, sds)],
+                            color=style["color"], alpha=0.15)
+        if item.get("diverged"):
+            ax.plot(epochs[-1:], means[-1:], marker="x", color=style["color"], ms=8, linestyle="none")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    _legend(ax, len(series))
+    fig.tight_layout()
+    save_figure(fig, path, dpi)
+    plt.close(fig)
+    return path
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for label in results["labels"]:
-        runs = [r for r in results["runs"] if r["label"] == label]
-        if not runs:
+
+def plot_step_losses(series, path, *, title: str, dpi: int = 110) -> str:
+    """Training loss per step, smoothed: ``{"label", "losses"}`` per series (a diverged run's
+    losses end where it diverged)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8.5, 4.5))
+    positive = False
+    for item, style in zip(series, line_styles(len(series))):
+        losses = item["losses"]
+        if not losses:
             continue
-        steps = runs[0]["history"]["step_loss"]
-        if not steps:
-            continue
-        window = max(1, len(steps) // 100)
-        ax.plot(range(1, len(steps) + 1), _smooth(steps, window), lw=1, label=label)
+        window = max(1, len(losses) // 100)
+        smooth = _smooth(losses, window)
+        positive = positive or any(v > 0 for v in smooth)
+        ax.plot(range(1, len(losses) + 1), smooth, lw=1, color=style["color"], linestyle=style["linestyle"],
+                label=item["label"])
     ax.set_xlabel("training step")
     ax.set_ylabel("training loss (moving average)")
-    ax.set_yscale("log")
-    ax.set_title("Training loss per step")
+    if positive:
+        ax.set_yscale("log")
+    ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    _legend(ax, len(series))
     fig.tight_layout()
-    path = os.path.join(out, "train_loss_steps.png")
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi)
     plt.close(fig)
-    paths.append(path)
+    return path
 
-    fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.5))
-    labels = [r["label"] for r in rows]
-    times = [r["time"][0] for r in rows]
-    errs = [r["time"][1] for r in rows]
-    ax.barh(labels, times, xerr=errs if any(errs) else None, color="tab:blue", alpha=0.8)
+
+def plot_times(bars, path, *, title: str, xlabel: str, dpi: int = 110) -> str:
+    """Horizontal bars ``{"label", "seconds", "std"}``, the first row on top."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(bars) + 1.5))
+    positions = list(range(len(bars)))
+    errors = [b["std"] for b in bars]
+    ax.barh(positions, [b["seconds"] for b in bars], xerr=errors if any(errors) else None,
+            color="tab:blue", alpha=0.8)
+    ax.set_yticks(positions)
+    ax.set_yticklabels([b["label"] for b in bars])
     ax.invert_yaxis()
-    ax.set_xlabel(f"total time, seconds ({results.get('environment', {}).get('backend')}, "
-                  f"{results.get('environment', {}).get('device')})")
-    ax.set_title("Time per optimizer (training + evaluation)")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
     fig.tight_layout()
-    path = os.path.join(out, "time.png")
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi)
     plt.close(fig)
-    paths.append(path)
-    return paths
+    return path

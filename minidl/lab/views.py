@@ -1,0 +1,335 @@
+"""Views of run records: the table, results.json, results.csv, table.md and the figures.
+
+Everything here is computed from records alone (:mod:`minidl.lab.store`), so ``minidl
+compare`` and ``minidl report`` draw the same views from the same records.  A record's
+``label`` is the name its row is shown under (``compare`` passes the labels of the command;
+``report`` those the records were made with).  Records of one *row* differ only by seed.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+import time
+
+from minidl.fileio import atomic_write
+from minidl.lab.article import ARTICLE
+from minidl.lab.store import dump_record, identity
+
+METRICS = ("val_accuracy", "val_loss", "train_loss", "train_accuracy")
+VIEW_FILES = ("results.json", "results.csv", "table.md")
+FIGURE_FILES = ("val_accuracy.png", "val_loss.png", "train_loss_steps.png", "time.png")
+
+
+# ------------------------------------------------------------------ rows
+def flat_config(record: dict) -> dict:
+    """A record's configuration as one flat dict (the keys ``--filter`` accepts): the run's
+    settings, ``optimizer`` (its name), ``convention``, each hyperparameter, ``label``,
+    ``status`` and ``id``."""
+    config = record["config"]
+    flat = {k: v for k, v in config.items() if k not in ("optimizer", "data")}
+    optimizer = config.get("optimizer") or {}
+    flat.update(optimizer.get("hyper") or {})
+    flat.update(optimizer=optimizer.get("name"), convention=optimizer.get("convention"),
+                label=record.get("label"), status=record.get("status"), id=record.get("id"))
+    return flat
+
+
+def _row_key(record: dict) -> str:
+    """What the records of one row share: every setting but the seed and the descriptions."""
+    same = {k: v for k, v in identity(record["config"]).items() if k != "seed"}
+    return hashlib.sha256(json.dumps(same, sort_keys=True).encode()).hexdigest()
+
+
+def group_rows(records) -> list:
+    """Rows in the order of their first record: ``{"label", "records"}`` (by seed).
+
+    Rows that would share a label get the settings that tell them apart appended to it
+    (``adam [epochs=2]``), so no two rows of a table have one name."""
+    groups: dict = {}
+    for record in records:
+        groups.setdefault(_row_key(record), []).append(record)
+    rows = [{"label": str(rs[0].get("label") or rs[0]["config"].get("label") or rs[0]["id"]),
+             "records": sorted(rs, key=lambda r: r["config"]["seed"])} for rs in groups.values()]
+    by_label: dict = {}
+    for row in rows:
+        by_label.setdefault(row["label"], []).append(row)
+    for same in by_label.values():
+        if len(same) < 2:
+            continue
+        flats = [flat_config(row["records"][0]) for row in same]
+        keys = sorted({k for f in flats for k in f} - {"seed", "id", "label", "status", "verbose", "data_dir", "note"})
+        differ = [k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flats}) > 1]
+        for row, flat in zip(same, flats):
+            row["label"] += " [" + ", ".join(f"{k}={flat.get(k)}" for k in differ) + "]"
+    return rows
+
+
+def _mean(values):
+    return sum(values) / len(values)
+
+
+def _std(values):
+    if len(values) < 2:
+        return 0.0
+    m = _mean(values)
+    return math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1))
+
+
+def _epoch_values(records, metric, epoch_index):
+    values = []
+    for r in records:
+        column = r["history"].get(metric) or []
+        if epoch_index < len(column) and column[epoch_index] is not None:
+            values.append(column[epoch_index])
+    return values
+
+
+def summarize(records) -> list:
+    """One dict per row: label, seeds, statuses, per-epoch mean/std/count of every metric,
+    the divergences and failures, and the mean/std time of its finished runs."""
+    rows = []
+    for row in group_rows(records):
+        runs = row["records"]
+        n_epochs = max((len(r["history"].get("epoch") or []) for r in runs), default=0)
+        stats = {m: [] for m in METRICS}
+        for metric in METRICS:
+            for e in range(n_epochs):
+                v = _epoch_values(runs, metric, e)
+                stats[metric].append((_mean(v), _std(v), len(v)) if v else (None, None, 0))
+        timed = [r for r in runs if r["status"] == "ok"] or [r for r in runs if r["history"].get("epoch")]
+        times = [r["times"]["train_seconds"] + r["times"]["eval_seconds"] for r in timed]
+        first = runs[0]
+        rows.append({
+            "label": row["label"], "records": runs, "seeds": [r["config"]["seed"] for r in runs],
+            "statuses": [r["status"] for r in runs], "epochs": n_epochs, "stats": stats,
+            "time": (_mean(times), _std(times)) if times else None,
+            "diverged": [(r["config"]["seed"], r["divergence"]) for r in runs if r["status"] == "diverged"],
+            "failed": [(r["config"]["seed"], r.get("error") or r["status"]) for r in runs
+                       if r["status"] in ("failed", "interrupted")],
+            "note": first["config"].get("note", ""), "batch_size": first["config"].get("batch_size"),
+            "train_size": first.get("train_size"), "val_size": first.get("val_size"),
+        })
+    return rows
+
+
+# ------------------------------------------------------------------ the table
+def md_cell(text) -> str:
+    """``text`` safe inside a Markdown table cell: ``|`` escaped, line breaks as spaces."""
+    text = str(text).replace("\\", "\\\\").replace("|", "\\|")
+    return " ".join(text.split())
+
+
+def md_code(text) -> str:
+    """``text`` as an inline code span, whatever backticks it holds."""
+    text = " ".join(str(text).split())
+    fence = "`"
+    while fence in text:
+        fence += "`"
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def fmt_time(seconds: float) -> str:
+    minutes, sec = divmod(int(round(seconds)), 60)
+    return f"{minutes}:{sec:02d} min"
+
+
+def table_epochs(n_epochs: int) -> list:
+    """The epochs the article's table shows: 1, 5 and the last (fewer when there are fewer)."""
+    return sorted({e for e in (1, 5, n_epochs) if 1 <= e <= n_epochs})
+
+
+def _cell(row, epoch_index, with_std) -> str:
+    acc, acc_sd, n = row["stats"]["val_accuracy"][epoch_index] if epoch_index < row["epochs"] else (None, None, 0)
+    if n == 0:
+        if row["diverged"]:
+            return f"diverged (step {min(d['step'] for _, d in row['diverged'])})"
+        if row["failed"]:
+            return "failed" if "failed" in row["statuses"] else "interrupted"
+        return "—"
+    loss, loss_sd, _ = row["stats"]["val_loss"][epoch_index]
+    text = f"{acc:.4f}±{acc_sd:.4f} / {loss:.4f}±{loss_sd:.4f}" if with_std else f"{acc:.4f} / {loss:.4f}"
+    if n < len(row["records"]):
+        text += f" ({n} of {len(row['records'])} seeds)"
+    return text
+
+
+def _article_cells(row, art, e):
+    acc, _, n = row["stats"]["val_accuracy"][e - 1] if e <= row["epochs"] else (None, None, 0)
+    if not (art and e in art and n):
+        return ["—", "—"]
+    loss = row["stats"]["val_loss"][e - 1][0]
+    return [f"{art[e][0]:.4f} / {art[e][1]:.4f}", f"{acc - art[e][0]:+.4f} / {loss - art[e][1]:+.4f}"]
+
+
+def _notes(rows) -> list:
+    notes = [f"† {md_cell(r['label'])}: {md_cell(r['note'])}" for r in rows if r["note"]]
+    for r in rows:
+        for seed, d in r["diverged"]:
+            what = f"the training loss is {d.get('loss', 'not finite')}" if d["what"] == "loss" else d["what"]
+            notes.append(f"{md_cell(r['label'])} (seed {seed}): diverged at step {d['step']} "
+                         f"(epoch {d['epoch']}; both counted from 0, as fit counts): {md_cell(what)}")
+        for seed, error in r["failed"]:
+            notes.append(f"{md_cell(r['label'])} (seed {seed}): {md_cell(error)}")
+    return notes
+
+
+def format_table(records, side_by_side: bool = False) -> str:
+    """The article's table as Markdown: val acc / val loss at epochs 1, 5, last; time.
+
+    ``side_by_side``: each measured cell is followed by the article's cell for that epoch and
+    the difference (measured - article) of accuracy and loss; rows the article lacks show a dash.
+    """
+    rows = summarize(records)
+    if not rows:
+        return "(no runs recorded)"
+    epochs = table_epochs(max(r["epochs"] for r in rows)) or [1]
+    multi = any(len(r["records"]) > 1 for r in rows)
+    head = ["Optimizer"]
+    for e in epochs:
+        head.append(f"Epoch {e} val acc / loss")
+        if side_by_side:
+            head += [f"Article epoch {e}", "Δ acc / Δ loss"]
+    head.append("Total time")
+    if side_by_side:
+        head.append("Article time")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        art = ARTICLE.get(r["label"]) if side_by_side else None
+        cells = [md_cell(r["label"]) + (" †" if r["note"] else "")]
+        for e in epochs:
+            cells.append(_cell(r, e - 1, multi))
+            if side_by_side:
+                cells += _article_cells(r, art, e)
+        if r["time"] is None:
+            cells.append("—")
+        else:
+            t, t_sd = r["time"]
+            cells.append(fmt_time(t) + (f" ± {t_sd:.0f} s" if len(r["records"]) > 1 else ""))
+        if side_by_side:
+            cells.append(fmt_time(art["time"]) if art else "—")
+        lines.append("| " + " | ".join(cells) + " |")
+    notes = _notes(rows)
+    return "\n".join(lines + [""] + notes + ([""] if notes else []) + [_info(rows, multi, side_by_side)])
+
+
+def _info(rows, multi, side_by_side) -> str:
+    first = rows[0]["records"][0]
+    config, env = first["config"], first.get("environment", {})
+    seeds = sorted({s for r in rows for s in r["seeds"]})
+    per_row = {tuple(r["seeds"]) for r in rows}
+    info = (f"{config.get('dataset')}: {first.get('train_size')} training / {first.get('val_size')} "
+            f"validation images; backend {config.get('backend')} on {env.get('device')}; "
+            + (f"seeds {seeds}" if len(per_row) == 1 else "seeds differ by row: "
+               + "; ".join(f"{md_cell(r['label'])} {r['seeds']}" for r in rows))
+            + ("; cells are mean ± std over seeds" if multi else ""))
+    if side_by_side:
+        info += ("; the article's times are Keras on its own (unknown) machine, "
+                 "so only its accuracies and losses compare")
+    return info
+
+
+# ------------------------------------------------------------------ files
+CSV_COLUMNS = ("label", "seed", "status", "epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
+               "lr", "train_seconds", "eval_seconds", "batch_size", "train_size", "optimizer", "convention",
+               "epochs", "dataset", "id")
+
+
+def csv_text(records) -> str:
+    """One line per recorded epoch (a run without one gets a line with an empty epoch)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for r in records:
+        config, h = r["config"], r["history"]
+        fixed = {"label": r.get("label"), "seed": config["seed"], "status": r["status"],
+                 "batch_size": config.get("batch_size"), "train_size": r.get("train_size"),
+                 "optimizer": config["optimizer"]["name"], "convention": config["optimizer"]["convention"],
+                 "epochs": config.get("epochs"), "dataset": config.get("dataset"), "id": r["id"]}
+        epochs = h.get("epoch") or []
+        for i, epoch in enumerate(epochs or [None]):
+            row = dict(fixed, epoch="" if epoch is None else epoch + 1)
+            for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr",
+                        "train_seconds", "eval_seconds"):
+                column = h.get(key) or []
+                row[key] = column[i] if i < len(column) and column[i] is not None else ""
+            writer.writerow([row[c] for c in CSV_COLUMNS])
+    return buffer.getvalue()
+
+
+def results_view(records, command: str = "", store: str = "runs") -> dict:
+    """``results.json``: the command, a summary per row and the records it was drawn from."""
+    rows = []
+    for r in summarize(records):
+        last = r["stats"]["val_accuracy"][-1] if r["epochs"] else (None, None, 0)
+        rows.append({"label": r["label"], "seeds": r["seeds"], "statuses": r["statuses"],
+                     "ids": [x["id"] for x in r["records"]], "epochs": r["epochs"],
+                     "final_val_accuracy": last[0], "final_val_accuracy_std": last[1]})
+    return {"format": "minidl-results/1", "command": command,
+            "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "store": store, "rows": rows, "runs": list(records)}
+
+
+def figure_data(records) -> dict:
+    """The plain data the comparison figures draw (:mod:`minidl.lab.plots` takes it)."""
+    rows = summarize(records)
+    curves = {}
+    for metric in ("val_accuracy", "val_loss"):
+        series = []
+        for r in rows:
+            points = [(e + 1, m, s) for e, (m, s, n) in enumerate(r["stats"][metric]) if n]
+            diverged = (f"diverged at step {min(d['step'] for _, d in r['diverged'])}"
+                        if r["diverged"] else None)
+            series.append({"label": r["label"], "epochs": [p[0] for p in points], "mean": [p[1] for p in points],
+                           "std": [p[2] for p in points], "diverged": diverged})
+        curves[metric] = series
+    steps = []
+    for r in rows:
+        first = r["records"][0]
+        note = f", seed {first['config']['seed']}" if len(r["records"]) > 1 else ""
+        steps.append({"label": r["label"] + note, "losses": first.get("step_loss") or []})
+    times = [{"label": r["label"], "seconds": r["time"][0], "std": r["time"][1]} for r in rows if r["time"]]
+    env = rows[0]["records"][0].get("environment", {}) if rows else {}
+    return {"curves": curves, "steps": steps, "times": times,
+            "dataset": rows[0]["records"][0]["config"].get("dataset") if rows else None,
+            "where": f"{env.get('backend')}, {env.get('device')}"}
+
+
+def write_figures(records, out: str) -> list:
+    """val_accuracy.png, val_loss.png, train_loss_steps.png and time.png in ``out``."""
+    from minidl.lab import plots
+
+    data = figure_data(records)
+    if not data["steps"]:
+        return []
+    paths = [
+        plots.plot_epoch_metric(data["curves"]["val_accuracy"], os.path.join(out, "val_accuracy.png"),
+                                title=f"Validation accuracy per epoch ({data['dataset']})",
+                                ylabel="validation accuracy"),
+        plots.plot_epoch_metric(data["curves"]["val_loss"], os.path.join(out, "val_loss.png"),
+                                title=f"Validation loss per epoch ({data['dataset']})", ylabel="validation loss"),
+        plots.plot_step_losses(data["steps"], os.path.join(out, "train_loss_steps.png"),
+                               title="Training loss per step"),
+    ]
+    if data["times"]:
+        paths.append(plots.plot_times(data["times"], os.path.join(out, "time.png"),
+                                      title="Time per optimizer (training + evaluation)",
+                                      xlabel=f"total time, seconds ({data['where']})"))
+    return paths
+
+
+def write_views(records, out: str, command: str = "", figures: bool = True) -> list:
+    """results.json, results.csv, table.md (and the figures) in ``out``; returns their paths."""
+    records = list(records)
+    paths = [os.path.join(out, name) for name in VIEW_FILES]
+    atomic_write(paths[0], dump_record(results_view(records, command)))
+    atomic_write(paths[1], csv_text(records))
+    atomic_write(paths[2], f"# Optimizer comparison\n\nCommand: {md_code(command)}\n\n"
+                           f"{format_table(records)}\n")
+    if figures:
+        paths += write_figures(records, out)
+    return paths
