@@ -11,16 +11,19 @@
     print(history.history["val_accuracy"])   # Keras's dict; also history.val_acc
     print(evaluate(model, test))          # EvalResult(loss=..., accuracy=...)
 
-The parts: ``step`` (one training step), ``loop`` (the epochs), ``checks`` (the argument
-checks), ``callbacks`` (the hooks) and ``builtin`` (progress, printing, schedule and
-checkpoint callbacks), ``checkpoint`` (save, all-or-nothing load), ``history``, ``errors``.
+The modules: ``fitting`` (fit: checks, starting point, callbacks, the speed layer's one
+place), ``step`` (one training step), ``loop`` (the epochs), ``evaluation`` (evaluate),
+``checks`` (the argument checks), ``callbacks`` (the hooks), ``builtin`` (the progress,
+printing, schedule and checkpoint callbacks), ``checkpoint`` with ``checkpoint_file`` and
+``checkpoint_checks`` (save; an all-or-nothing load), ``history``, ``errors`` (Diverged).
+No module is named after a function it exports (``minidl.train.fit`` is the function).
 """
 from minidl.train.builtin import EpochPrinter, ModelCheckpoint, ProgressBar, ScheduleStepper
 from minidl.train.callbacks import Callback, LambdaCallback
 from minidl.train.checkpoint import Checkpoint, CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
 from minidl.train.errors import Diverged
-from minidl.train.evaluate import EvalResult, evaluate
-from minidl.train.fit import fit
+from minidl.train.evaluation import EvalResult, evaluate
+from minidl.train.fitting import fit
 from minidl.train.history import History
 
 __all__ = ["fit", "evaluate", "EvalResult", "History", "Diverged", "Callback", "LambdaCallback",

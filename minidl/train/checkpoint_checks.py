@@ -21,6 +21,12 @@ from minidl.train.history import History
 _REFUSALS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
 
 
+def _describe(exc) -> str:
+    if isinstance(exc, KeyError):
+        return f"it lacks the entry {exc.args[0]!r}" if exc.args else "an entry is missing"
+    return str(exc) or type(exc).__name__
+
+
 def _is_int(value, low=0) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= low
 
@@ -104,7 +110,7 @@ def check_generators(path, meta, generators) -> dict:
         try:
             copy.deepcopy(rng).bit_generator.state = state      # a throw-away copy checks the state
         except _REFUSALS as exc:
-            raise fail(path, f"holds a generator state for layer {name!r} that it refuses ({exc})") from None
+            raise fail(path, f"holds a generator state for layer {name!r} that it refuses ({_describe(exc)})") from None
     return saved
 
 
@@ -193,11 +199,11 @@ def check_optimizer(path, saved, arrays, optimizer) -> dict:
     try:
         probe = _throwaway_optimizer(optimizer, groups)
     except _REFUSALS as exc:
-        raise fail(path, f"holds {name} hyperparameters that {name} refuses: {exc}") from None
+        raise fail(path, f"holds {name} hyperparameters that {name} refuses: {_describe(exc)}") from None
     try:
         probe.load_state_dict(copy.deepcopy(decoded))
     except _REFUSALS as exc:
-        raise fail(path, f"holds a {name} state that {name}.load_state_dict refuses: {exc}") from None
+        raise fail(path, f"holds a {name} state that {name}.load_state_dict refuses: {_describe(exc)}") from None
     return decoded
 
 
@@ -226,7 +232,7 @@ def check_schedule(path, saved, schedule, optimizer_groups) -> dict:
         probe = type(schedule)(probe_optimizer, **{k: state[k] for k in schedule.HYPERPARAMETERS})
         probe.load_state_dict(copy.deepcopy(state))
     except _REFUSALS as exc:
-        raise fail(path, f"holds a {name} state that {name} refuses: {exc!r}") from None
+        raise fail(path, f"holds a {name} state that {name} refuses: {_describe(exc)}") from None
     lrs = [g.get("lr") for g in probe_optimizer.param_groups]
     if not all(isinstance(lr, (int, float)) and math.isfinite(lr) and lr >= 0 for lr in lrs):
         raise fail(path, f"holds a {name} state that sets the learning rates {lrs}")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from minidl import backend as B
 from minidl.train.errors import Diverged, NonFiniteStep
-from minidl.train.evaluate import evaluate_dataset
+from minidl.train.evaluation import evaluate_dataset
 from minidl.train.step import train_step
 
 
