@@ -4,6 +4,11 @@ Not part of minidl: the scripts in benchmarks/ import it by file location
 (``sys.path`` gets this folder), and it puts the checkout's root first on ``sys.path``,
 so ``python benchmarks/<name>.py`` measures this checkout's minidl, installed or not.
 
+Like the ``minidl`` command, it sets ``OPENBLAS_THREAD_TIMEOUT=20`` (unless set) before NumPy
+loads OpenBLAS, so OpenBLAS's idle threads sleep after about 1 ms instead of spinning for
+0.1 s and leave the second core to minidl's own threads (docs/performance.md).  Run a
+script with ``OPENBLAS_THREAD_TIMEOUT=28`` (OpenBLAS's default) to measure without it.
+
 Both frameworks train the article's CNN the same way:
 
 * data: uint8 images (N, 1, 28, 28) kept as uint8; every batch is gathered with the
@@ -24,9 +29,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")   # before NumPy is imported (see above)
 
 from minidl import backend as B  # noqa: E402
-from minidl import cpu  # noqa: E402
+from minidl import perf as minidl_perf  # noqa: E402
 
 np = B.np  # host-side numpy (the benchmarks are host code, like data loading)
 
@@ -79,23 +85,32 @@ def batch_to_float(images_u8):
 
 # ---------------------------------------------------------------------------- minidl
 class MinidlTrainer:
-    """The CNN, its loss and an optimizer; ``step(x_u8, y)`` runs one training step."""
+    """The CNN, its loss and an optimizer; ``step(x_u8, y)`` runs one training step.
 
-    name = "minidl"
+    ``perf=True`` (as ``fit`` trains by default): the model fused (``perf.fuse``), the
+    optimizer's rule split over threads (``perf.split_updates``) and, with
+    ``flush_denormals``, subnormals flushed; ``perf=False``: the plain core.  ``fuse`` and
+    ``split`` override the two parts one by one (the ablation uses them).
+    """
 
     def __init__(self, optimizer: str = "adam", seed: int = 0, backend: str = "numpy",
-                 flush_denormals: bool = True):
+                 flush_denormals: bool = True, perf: bool = True, fuse=None, split=None):
         from minidl import models, ops, optim
 
         B.set_backend(backend)
         self.ops = ops
-        self.model = models.mnist_cnn(seed=seed)
-        self.model.train()
+        self.name = "minidl" if perf else "minidl-plain"
+        self.perf = perf
+        self.plain_model = models.mnist_cnn(seed=seed)
+        self.plain_model.train()
+        self.model = minidl_perf.fuse(self.plain_model) if (perf if fuse is None else fuse) else self.plain_model
         self.opt = make_minidl_optimizer(optim, optimizer, self.model.parameters())
-        self.flush_denormals = flush_denormals     # as minidl.train.fit's option (default True)
+        if perf if split is None else split:
+            minidl_perf.split_updates(self.opt)
+        self.flush_denormals = flush_denormals and perf   # as minidl.train.fit's options
 
     def step(self, x_u8, y, track=False):
-        with cpu.flush_denormals(self.flush_denormals):      # as fit does
+        with minidl_perf.denormals.flush(self.flush_denormals):      # as fit does
             x = B.asarray(batch_to_float(x_u8))
             yb = B.asarray(y)
             loss = self.ops.softmax_cross_entropy(self.model(x), yb)
@@ -197,8 +212,8 @@ def run_epoch(trainer, images, labels, batch_size, seed, loop="plain"):
         dataset = ArrayDataset(images, labels)
         trainer.sync()
         start = time.perf_counter()
-        fit(trainer.model, trainer.opt, dataset, epochs=1, batch_size=batch_size, seed=seed, verbose=0,
-            flush_denormals=trainer.flush_denormals)
+        fit(trainer.plain_model, trainer.opt, dataset, epochs=1, batch_size=batch_size, seed=seed, verbose=0,
+            perf=trainer.perf, flush_denormals=trainer.flush_denormals)
         trainer.sync()
         return time.perf_counter() - start
     order = np.random.default_rng(seed).permutation(len(images))

@@ -28,12 +28,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as C  # noqa: E402
 
 from minidl import backend as B  # noqa: E402
-from minidl.nn import fusion  # noqa: E402
-from minidl.ops import basic, conv, fused, pool  # noqa: E402
-from minidl.optim import optimizer as optimizer_module  # noqa: E402
+from minidl import ops, tensor  # noqa: E402
+from minidl.ops import conv, noise, pool  # noqa: E402
+from minidl.perf import conv_block, fusion, masks  # noqa: E402
 from minidl.tensor import Function  # noqa: E402
-
-dropout = sys.modules["minidl.ops.dropout"]  # (the package's name `dropout` is the function)
 
 
 # --------------------------------------------------------------- the ops as first written
@@ -115,11 +113,10 @@ def first_dropout_mask(shape, rate, rng, dtype):
 # --------------------------------------------------------------------- configurations
 CURRENT = {
     "conv": conv.Conv2DFunction, "pool": pool.MaxPool2DFunction,
-    "relu": basic.ReLU, "mask": dropout.dropout_mask,
+    "relu": tensor.ReLU, "mask": noise.dropout_mask,
 }
-CHUNK = fused.CPU_CHUNK
-PARALLEL_MIN = optimizer_module.PARALLEL_MIN_SIZE
-PREFETCH_MIN = dropout.MaskStream.PREFETCH_MIN_SIZE
+CHUNK = conv_block.CPU_CHUNK
+PREFETCH_MIN = masks.MaskStream.PREFETCH_MIN_SIZE
 NEVER = 1 << 62
 FIRST = {"conv": FirstConv2D, "pool": FirstMaxPool2D, "relu": FirstReLU, "mask": first_dropout_mask}
 
@@ -145,17 +142,25 @@ ALL = set(CONFIGS[-1][1])
 
 
 def use(parts):
-    """Install the current or the first-written version of each part."""
+    """Install the current or the first-written version of each op, and the speed layer's
+    settings read at run time (the parts chosen when a model is built: see ``trainer``)."""
     pick = {k: (CURRENT[k] if k in parts else FIRST[k]) for k in CURRENT}
     conv.Conv2DFunction = pick["conv"]
     pool.MaxPool2DFunction = pick["pool"]
-    basic.ReLU = pick["relu"]
-    dropout.dropout_mask = pick["mask"]
-    fusion._enabled = "fusion" in parts
+    tensor.ReLU = pick["relu"]
+    noise.dropout_mask = ops.dropout_mask = masks.dropout_mask = pick["mask"]
+    conv_block.CPU_CHUNK = CHUNK if "chunks" in parts else 1 << 30
+    masks.MaskStream.PREFETCH_MIN_SIZE = PREFETCH_MIN if "prefetch" in parts else NEVER
+
+
+def trainer(optimizer, parts):
+    """A trainer with the speed layer's build-time parts of a configuration: fusion (and the
+    Dropout joining the fused op), the optimizer's rule split over threads."""
     fusion.FUSE_DROPOUT = "fuse_dropout" in parts
-    fused.CPU_CHUNK = CHUNK if "chunks" in parts else 1 << 30
-    optimizer_module.PARALLEL_MIN_SIZE = PARALLEL_MIN if "optim_threads" in parts else NEVER
-    dropout.MaskStream.PREFETCH_MIN_SIZE = PREFETCH_MIN if "prefetch" in parts else NEVER
+    try:
+        return C.MinidlTrainer(optimizer, seed=0, fuse="fusion" in parts, split="optim_threads" in parts)
+    finally:
+        fusion.FUSE_DROPOUT = True
 
 
 def main(argv=None):
@@ -168,9 +173,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     x_u8, y, _ = C.load_images(args.batch_size * 16, "random")
-    trainers = []
-    for _label, parts in CONFIGS:
-        trainers.append(C.MinidlTrainer(args.optimizer, seed=0))
+    trainers = [trainer(args.optimizer, parts) for _label, parts in CONFIGS]
     times = [[] for _ in CONFIGS]
     try:
         for r in range(args.rounds + 1):           # round 0 is warm-up

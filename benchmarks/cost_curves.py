@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as C  # noqa: E402
 
 from minidl import backend as B  # noqa: E402
-from minidl import cpu  # noqa: E402
+from minidl.perf import threads  # noqa: E402
 
 np = C.np
 FULL = C.IMAGES_PER_EPOCH
@@ -114,11 +114,11 @@ def main(argv=None):
     parser.add_argument("--chunk", type=int, default=1000, help="images per chunk of a full-batch step")
     parser.add_argument("--data", choices=["random", "mnist"], default="random")
     parser.add_argument("--no-torch", action="store_true", help="minidl only")
-    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads and minidl.cpu.set_num_threads")
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads and minidl.threads.set_num_threads")
     parser.add_argument("--figure", default="docs/figures/perf_cost_curves.png")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
-    cpu.set_num_threads(args.threads)
+    threads.set_num_threads(args.threads)
 
     batches = [None if b.strip() == "full" else int(b) for b in args.batch_sizes.split(",")]
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else []

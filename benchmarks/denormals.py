@@ -5,7 +5,7 @@
 Trains the article's CNN with Adam (Keras defaults, batch 64, MNIST) for one epoch twice
 from the same start: once computing with IEEE subnormal numbers (``fit(...,
 flush_denormals=False)``), once with them flushed to zero (fit's default, see
-``minidl.cpu``).  Every ``--every`` steps it prints the mean step time of the last
+``minidl.perf.denormals``).  Every ``--every`` steps it prints the mean step time of the last
 ``--every`` steps and the fraction of Adam's moment arrays (m and v of every parameter,
 taken together) that is subnormal (0 < |x| < 1.18e-38).  At the end it says whether the
 two runs ended with bitwise equal weights.
@@ -59,7 +59,7 @@ def run(flush, images, labels, every):
 
     trainer = C.MinidlTrainer("adam", seed=0)
     probe = Probe(every)
-    fit(trainer.model, trainer.opt, ArrayDataset(images, labels), epochs=1, batch_size=64, seed=0,
+    fit(trainer.plain_model, trainer.opt, ArrayDataset(images, labels), epochs=1, batch_size=64, seed=0,
         verbose=0, callbacks=[probe], flush_denormals=flush)
     return probe.rows, [B.to_numpy(p.data).copy() for p in trainer.model.parameters()]
 

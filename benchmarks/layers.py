@@ -3,7 +3,7 @@
     python benchmarks/layers.py [--batch-size 64] [--steps 50] [--optimizer adam] [--json PATH]
 
 Each row is one layer of ``models.mnist_cnn`` (or one fused run of layers, as
-``Sequential`` runs them; ``--unfused`` shows every layer on its own) (plus the loss, the rest of the autograd
+``perf.fuse`` runs them; ``--unfused`` shows every layer of the plain core on its own) (plus the loss, the rest of the autograd
 engine, the optimizer step and the batch's uint8 -> float32 conversion); the columns
 are the median milliseconds of its forward and of its backward over the timed steps
 (after 5 warm-up steps).  Backward times are taken per op: every op's ``backward`` is
@@ -14,7 +14,6 @@ forward created it.  "autograd engine" is the backward total minus the ops' shar
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import statistics
 import sys
@@ -26,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as C  # noqa: E402
 
 from minidl import backend as B  # noqa: E402
-from minidl.nn import fusion  # noqa: E402
+from minidl import perf  # noqa: E402
 from minidl.tensor import Function  # noqa: E402
 
 
@@ -89,21 +88,18 @@ def one_step(trainer, x_u8, y, bt: BackwardTimer, fwd):
     yb = B.asarray(y)
     B.synchronize()
     fwd["input uint8->float32"] = time.perf_counter() - t0
-    layers = list(model)
-    for layer in layers:     # as Sequential.forward: start background work (dropout masks)
-        layer.prefetch()
-    i = 0
-    while i < len(layers):   # as Sequential.forward runs them: fused runs of layers as one op
-        fast = fusion.match(layers, i)
-        fn, count = fast if fast is not None else (layers[i], 1)
-        label = f"{i} {layers[i]!r}" if count == 1 else \
-            f"{i}-{i + count - 1} fused " + " + ".join(type(m).__name__ for m in layers[i:i + count])
+    if isinstance(model, perf.FusedSequential):   # as its forward: masks drawn ahead, then the plan
+        for stream in model._streams.values():
+            stream.prefetch()
+        plan = model.plan
+    else:
+        plan = [(f"{i} {layer!r}", layer) for i, layer in enumerate(model)]
+    for label, fn in plan:
         t0 = time.perf_counter()
         h = fn(h)
         B.synchronize()
         fwd[label] = time.perf_counter() - t0
         bt.label_graph(h, label)
-        i += count
     t0 = time.perf_counter()
     loss = ops.softmax_cross_entropy(h, yb)
     B.synchronize()
@@ -129,15 +125,13 @@ def main(argv=None):
     parser.add_argument("--backend", default="numpy", choices=["numpy", "cupy"])
     parser.add_argument("--json", default=None, help="write the results to this JSON file")
     parser.add_argument("--unfused", action="store_true",
-                        help="run every layer on its own (no fused fast paths, see minidl/nn/fusion.py)")
+                        help="run every layer on its own: the plain core, no speed layer (see minidl/perf)")
     args = parser.parse_args(argv)
-    with fusion.disabled() if args.unfused else contextlib.nullcontext():
-        run(args)
+    run(args)
 
 
 def run(args):
-
-    trainer = C.MinidlTrainer(args.optimizer, seed=0, backend=args.backend)
+    trainer = C.MinidlTrainer(args.optimizer, seed=0, backend=args.backend, perf=not args.unfused)
     x_u8, y, _ = C.load_images(args.batch_size * 8, "random")
     rows = defaultdict(lambda: {"forward": [], "backward": []})
     engine, optstep, totals = [], [], []

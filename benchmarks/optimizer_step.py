@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as C  # noqa: E402
 
 from minidl import backend as B  # noqa: E402
-from minidl import cpu  # noqa: E402
+from minidl.perf import threads  # noqa: E402
 from minidl import models, optim  # noqa: E402
 
 np = C.np
@@ -58,10 +58,10 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=10, help="steps per optimizer per round")
     parser.add_argument("--convention", default="keras", help="the optimizers' convention (keras, pytorch, paper)")
     parser.add_argument("--no-torch", action="store_true")
-    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads and minidl.cpu.set_num_threads")
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads and minidl.threads.set_num_threads")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
-    cpu.set_num_threads(args.threads)
+    threads.set_num_threads(args.threads)
 
     names = optim.available()
     opts = {}

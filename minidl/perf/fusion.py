@@ -55,18 +55,25 @@ class FusedSequential(Sequential):
         object.__setattr__(self, "_plan", self._make_plan(list(self._modules.values())))
 
     def _make_plan(self, layers) -> list:
+        """``[(label, step), ...]``: what the forward pass runs, in order."""
         plan, i = [], 0
         while i < len(layers):
             block = _conv_block(layers, i, self._stream)
             if block is not None:
                 step, count = block
+                label = " + ".join(type(m).__name__ for m in layers[i:i + count]) + " (fused)"
             elif type(layers[i]) is Dropout:
-                step, count = self._dropout_step(layers[i]), 1
+                step, count, label = self._dropout_step(layers[i]), 1, f"{layers[i]!r} (mask drawn ahead)"
             else:
-                step, count = layers[i], 1
-            plan.append(step)
+                step, count, label = layers[i], 1, repr(layers[i])
+            plan.append((f"{i}-{i + count - 1} {label}" if count > 1 else f"{i} {label}", step))
             i += count
         return plan
+
+    @property
+    def plan(self) -> list:
+        """The ``(label, step)`` pairs the forward pass runs (e.g. for a per-step timing)."""
+        return list(self._plan)
 
     def _stream(self, layer) -> MaskStream:
         return self._streams.setdefault(id(layer), MaskStream())
@@ -87,7 +94,7 @@ class FusedSequential(Sequential):
         if self.training:
             for stream in self._streams.values():      # the next masks, drawn while the layers run
                 stream.prefetch()
-        for step in self._plan:
+        for _, step in self._plan:
             x = step(x)
         return x
 
