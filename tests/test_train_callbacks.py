@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from minidl import nn, ops, optim
+from minidl.perf import denormals
 from minidl.train import (Callback, EpochPrinter, History, LambdaCallback, ModelCheckpoint, ProgressBar,
                           ScheduleStepper, evaluate, fit, load_checkpoint)
 from minidl.train import fitting as fit_module
@@ -258,18 +259,36 @@ def test_perf_false_trains_the_same_and_is_checked():
 
 
 def test_the_speed_layer_is_switched_on_in_one_place():
-    """fit's source enters the speed layer once, and no other module of minidl/train uses
-    minidl.cpu or minidl.perf."""
+    """fit's source enters the speed layer once, and no other module of minidl/train imports
+    minidl.perf (or its old home minidl.cpu)."""
+    import ast
     import inspect
     import pathlib
-    import re
 
     import minidl.train
 
     assert inspect.getsource(fit_module.fit).count("_speed_layer(") == 1
     folder = pathlib.Path(minidl.train.__file__).parent
-    users = sorted(p.name for p in folder.glob("*.py") if re.search(r"\b(cpu|perf)\.\w+\(", p.read_text()))
-    assert users == ["fitting.py"]
+    users = set()
+    for path in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
+                     if isinstance(node, ast.ImportFrom) else [])
+            if any(n.startswith(("minidl.perf", "minidl.cpu")) or n in ("minidl.cpu",) for n in names):
+                users.add(path.name)
+    assert users == {"fitting.py"}
+
+
+@pytest.mark.skipif(not denormals.supported(), reason="no flush-to-zero mode on this platform")
+@pytest.mark.parametrize("kw, flushed", [({}, True), ({"perf": False}, False), ({"flush_denormals": False}, False),
+                                         ({"perf": False, "flush_denormals": True}, False)])
+def test_fit_trains_with_subnormals_flushed_only_with_the_speed_layer(kw, flushed):
+    modes = []
+    model = tiny_model()
+    fit(model, sgd(model), stripes(), epochs=1, batch_size=64, verbose=0, **kw,
+        callbacks=LambdaCallback(on_step_end=lambda step, loss: modes.append(denormals.flushed())))
+    assert modes == [flushed, flushed] and not denormals.flushed()
 
 
 # --------------------------------------------------------------- built-ins

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import contextlib
 
-from minidl import cpu
 from minidl import ops
+from minidl.perf import denormals
 from minidl.data import DataLoader
 from minidl.train import checks
 from minidl.train.builtin import builtin_callbacks
@@ -35,10 +35,10 @@ def _speed_layer(model, optimizer, enabled: bool, flush_denormals: bool = True):
     groups and state: the steps and the evaluation run on what it yields, while the lr,
     the callbacks, ``state_dict`` and checkpoints are taken from the objects given.
     Today it yields them unchanged and, when ``enabled`` and ``flush_denormals``, trains
-    with the CPU's subnormal floats flushed to zero (``minidl.cpu.flush_denormals``),
-    restoring the modes on exit.
+    with the CPU's subnormal floats flushed to zero (``minidl.perf.denormals.flush``, which
+    says why), restoring the modes on exit.
     """
-    with cpu.flush_denormals(enabled and flush_denormals):
+    with denormals.flush(enabled and flush_denormals):
         yield model, optimizer
 
 
@@ -127,7 +127,7 @@ def fit(model, optimizer, train_data, val_data=None, epochs: int = 1, batch_size
 
     ``perf``: train through the speed layer (:func:`_speed_layer`); False runs the plain
     path.  ``flush_denormals`` (with ``perf``): train with the CPU's flush-to-zero /
-    denormals-are-zero modes on (``minidl.cpu.flush_denormals``; as TensorFlow does by
+    denormals-are-zero modes on (``minidl.perf.denormals.flush``; as TensorFlow does by
     default): numbers below ~1.2e-38 count as zero instead of slowing each operation on
     them 10-100 times.  False keeps IEEE subnormal arithmetic.  The modes are restored
     when fit returns.
