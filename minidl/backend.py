@@ -10,7 +10,8 @@ Switching:
 
 * ``set_backend("numpy" | "cupy")`` for the rest of the process;
 * ``with use_backend("cupy"): ...`` for a temporary switch;
-* the ``MINIDL_BACKEND`` environment variable chooses the start-up backend.
+* the ``MINIDL_BACKEND`` environment variable chooses the start-up backend (read when a
+  backend is first used; a bad value is reported then, naming the variable).
 
 The default dtype is float32 (what deep-learning frameworks train in);
 ``set_default_dtype("float64")`` or ``with default_dtype("float64")`` selects
@@ -42,12 +43,44 @@ class BackendUnavailable(RuntimeError):
 
 
 class _State:
-    """The process-wide backend selection."""
+    """The process-wide backend selection.  ``MINIDL_BACKEND`` is read when a backend is first
+    used (not at import), so a bad value fails there, with a message that names it."""
 
     def __init__(self):
-        self.name = "numpy"
-        self.xp = np
+        self._name = self._xp = None
         self.dtype = np.float32
+
+    def _from_env(self):
+        env = os.environ.get("MINIDL_BACKEND", "").strip()
+        if env and env.lower() not in _NAMES:
+            raise ValueError(f"MINIDL_BACKEND={env!r}: expected one of {', '.join(_NAMES)} (or leave it unset "
+                             "for numpy)")
+        name = env.lower() or "numpy"
+        try:
+            self._xp = _import_cupy() if name == "cupy" else np
+        except BackendUnavailable as exc:
+            raise BackendUnavailable(f"MINIDL_BACKEND=cupy: {exc}") from None
+        self._name = name
+
+    @property
+    def name(self):
+        if self._name is None:
+            self._from_env()
+        return self._name
+
+    @name.setter
+    def name(self, value):
+        self._name = value
+
+    @property
+    def xp(self):
+        if self._xp is None:
+            self._from_env()
+        return self._xp
+
+    @xp.setter
+    def xp(self, value):
+        self._xp = value
 
 
 _state = _State()
@@ -63,9 +96,8 @@ def _import_cupy():
         import cupy  # noqa: WPS433 (the one guarded place that imports cupy)
     except ImportError as exc:  # pragma: no cover - depends on the machine
         raise BackendUnavailable(
-            "backend 'cupy' needs the CuPy package, which is not installed "
-            f"({exc}). Install it with: pip install minidl[gpu]  "
-            "(CuPy for CUDA 12.x), or use the 'numpy' backend."
+            f"backend 'cupy' needs the CuPy package, which is not installed ({exc}). "
+            f"Install it with: {install_hint('gpu')}  (CuPy for CUDA 12.x), or use the 'numpy' backend."
         ) from None
     try:
         count = cupy.cuda.runtime.getDeviceCount()
@@ -80,6 +112,17 @@ def _import_cupy():
         )
     _cupy = cupy
     return cupy
+
+
+def install_hint(extra: str) -> str:
+    """The pip command that installs minidl's ``extra`` the way this minidl was installed: from
+    its source folder (an editable or a local install) or from a package index."""
+    import pathlib
+
+    source = pathlib.Path(__file__).resolve().parents[1]
+    if (source / "setup.cfg").is_file():
+        return f"pip install -e '{source}[{extra}]'"
+    return f"pip install 'minidl[{extra}]'"
 
 
 def cupy_available() -> bool:
@@ -219,11 +262,3 @@ def device_name() -> str:
         pass
     return platform.processor() or platform.machine() or "cpu"
 
-
-def _init_from_env() -> None:
-    env = os.environ.get("MINIDL_BACKEND")
-    if env:
-        set_backend(env)
-
-
-_init_from_env()

@@ -4,7 +4,7 @@ import pytest
 
 import minidl
 from minidl import Tensor, gradcheck, nn, ops
-from minidl.gradcheck import GradcheckError
+from minidl.gradient_check import GradcheckError
 
 rng = np.random.default_rng(0)
 

@@ -4,7 +4,7 @@ Every ``import`` and ``from ... import`` in minidl (at module level and inside f
 alike) is read with ``ast``.  Two checks:
 
 * the layering of the README: each part of minidl may import only the parts below it
-  (``ALLOWED``); the core (backend, tensor, ops, nn, optim, data, models, gradcheck) never
+  (``ALLOWED``); the core (backend, tensor, ops, nn, optim, data, models, gradient_check) never
   imports the speed layer, training or the lab;
 * no cycle among minidl's modules.
 """
@@ -16,7 +16,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1] / "minidl"
 
 CORE_BASE = {"backend", "fileio"}
-CORE = CORE_BASE | {"tensor", "ops", "nn", "optim", "data", "models", "gradcheck"}
+CORE = CORE_BASE | {"tensor", "ops", "nn", "optim", "data", "models", "gradient_check"}
 #: part of minidl -> the parts it may import (itself always)
 ALLOWED = {
     "backend": set(),
@@ -26,7 +26,7 @@ ALLOWED = {
     "nn": {"backend", "tensor", "ops"},
     "optim": {"backend", "tensor"},
     "data": {"backend", "fileio"},
-    "gradcheck": {"backend", "tensor"},
+    "gradient_check": {"backend", "tensor"},
     "models": {"backend", "tensor", "ops", "nn"},
     "perf": CORE,
     "cpu": {"perf"},
