@@ -355,7 +355,8 @@ def _attempt(url, dest, check, *, max_bytes, window, progress):
 def _summary(dest, failures) -> str:
     lines = []
     for url, exc in failures:  # one line per mirror and distinct failure
-        line = f"  {url}: {_describe(exc)}"
+        said = _describe(exc)
+        line = f"  {url}: {said[len(url) + 2:] if said.startswith(url + ': ') else said}"
         if lines and lines[-1][0] == line:
             lines[-1][1] += 1
         else:

@@ -180,7 +180,8 @@ class IDXScan:
         self._lead = b""        # the first byte, until the second tells gzip from raw
         self._head = b""        # the first content bytes, until the header is whole
         self._gunzip = None
-        self._content = bytearray() if keep else None
+        # a known size is allocated once (no regrowth); a declared one grows as data comes
+        self._content = (bytearray(expected_size) if expected_size else bytearray()) if keep else None
 
     def feed(self, data) -> None:
         if not data:
@@ -209,10 +210,13 @@ class IDXScan:
         total = self.content_bytes + len(piece)
         if self.cap is not None and total > self.cap:
             raise SizeLimitError(self._past_cap())
+        if self._content is not None:
+            if self.expected_size:
+                self._content[self.content_bytes:total] = piece  # same length: in place
+            else:
+                self._content += piece
         self.content_bytes = total
         self._content_sha256.update(piece)
-        if self._content is not None:
-            self._content += piece
 
     def _past_cap(self) -> str:
         if self.expected_size is None:
@@ -254,6 +258,8 @@ class IDXScan:
             if self._lead:
                 self._take(self._lead)
         problem = self._gunzip.finish() if self.compressed else None
+        if self._content is not None and len(self._content) > self.content_bytes:
+            del self._content[self.content_bytes:]  # a file shorter than expected
         if self.header is None and self.header_error is None:
             try:
                 parse_header(self._head, self.name)

@@ -198,7 +198,7 @@ def _download_missing(spec: DatasetSpec, split: str, mirrors, progress):
         magic = IMAGES_MAGIC if i == 0 else LABELS_MAGIC
 
         def make_check(url, fspec=fspec, magic=magic):
-            return DownloadCheck(fspec, spec.title, f"download of {url}", magic)
+            return DownloadCheck(fspec, spec.title, url, magic)
 
         try:
             _download.download_file([u + gz_name for u in urls], folder / gz_name, make_check,
