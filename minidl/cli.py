@@ -69,6 +69,7 @@ def add_compare_parser(subparsers):
                         "results.csv, table.md and figures (default: ./minidl-runs/compare)")
     p.add_argument("--side-by-side", action="store_true", help="print the article's numbers beside the measured ones")
     p.add_argument("--quiet", action="store_true", help="no progress bars, only the table")
+    p.add_argument("--no-figures", action="store_true", help="only the text views (no PNG figures)")
     _add_executor_options(p)
     return p
 
@@ -107,7 +108,7 @@ def run_compare(args):
         data_dir=args.data_dir, backend=args.compare_backend or B.name(), seeds=tuple(args.seeds),
         train_subset=args.train_subset, val_subset=args.val_subset, out=out,
         verbose=0 if args.quiet else 1, command=args.command_line, workers=args.workers,
-        scheduler=args.scheduler, threads=args.threads)
+        scheduler=args.scheduler, threads=args.threads, figures=not args.no_figures)
     progress = (lambda *a, **k: None) if args.quiet else print
     print(f"results go to {os.path.abspath(out)}")
     result = compare.run_comparison(config, progress=progress)
@@ -119,7 +120,7 @@ def run_compare(args):
               f"run the same command again to train the other {result.planned - done} "
               "(recorded runs are skipped)", file=sys.stderr)
     print(f"results in {os.path.abspath(out)} (runs/, results.json, results.csv, table.md"
-          + (", *.png)" if not result.interrupted else ")"))
+          + (", *.png)" if result.views and result.views[-1].endswith(".png") else ")"))
     return result.exit_code
 
 

@@ -86,6 +86,7 @@ class CompareConfig:
     scheduler: str | None = None
     threads: int | None = None
     problem: str = "mnist-cnn"
+    figures: bool = True
 
 
 def rows_from(optimizers=None, preset=None) -> list:
@@ -250,6 +251,10 @@ def _record_finished(store, best, value, progress):
     return value
 
 
+class _NothingToDo(Exception):
+    pass
+
+
 def run_comparison(config: CompareConfig, progress=print) -> Comparison:
     """Check and plan every run, train those without a final record, write the views."""
     from minidl.lab.executors import InProcess, RunLost, make_executor
@@ -273,6 +278,8 @@ def run_comparison(config: CompareConfig, progress=print) -> Comparison:
         progress(f"{result.skipped} of {len(configs)} runs already recorded in {store.runs_dir}: skipped")
     last_views = time.monotonic()
     try:
+        if not todo:
+            raise _NothingToDo
         with make_executor(config.workers, config.scheduler, config.threads) as executor:
             result.executor = executor.describe()
             if todo:
@@ -291,8 +298,10 @@ def run_comparison(config: CompareConfig, progress=print) -> Comparison:
                 if time.monotonic() - last_views > 30:   # the text views, now and then
                     write_views(_selected(configs, best), store.out, config.command, figures=False)
                     last_views = time.monotonic()
+    except _NothingToDo:
+        pass
     except KeyboardInterrupt:
         result.interrupted = True
     result.records = _selected(configs, best)
-    result.views = write_views(result.records, store.out, config.command, figures=not result.interrupted)
+    result.views = write_views(result.records, store.out, config.command, figures=config.figures and not result.interrupted)
     return result

@@ -192,6 +192,8 @@ class LocalProcesses(Executor):
 
 # ------------------------------------------------------------------ Dask
 _ONE_RUN_AT_A_TIME = threading.Lock()
+#: seconds to wait for a Dask scheduler to answer
+CONNECT_TIMEOUT = 10.0
 
 
 def _on_dask_worker(fn, config, threads):
@@ -214,7 +216,7 @@ class DaskExecutor(Executor):
 
     name = "dask"
 
-    def __init__(self, address: str, workers: int = 1, threads: int | None = None, timeout: float = 10.0):
+    def __init__(self, address: str, workers: int = 1, threads: int | None = None, timeout: float | None = None):
         try:
             from distributed import Client, LocalCluster
         except ImportError:
@@ -228,7 +230,7 @@ class DaskExecutor(Executor):
                                             dashboard_address=None)
                 self.client = Client(self.cluster)
             else:
-                self.client = Client(address, timeout=f"{timeout}s")
+                self.client = Client(address, timeout=f"{timeout or CONNECT_TIMEOUT}s")
                 self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
         except (OSError, TimeoutError) as exc:
             self.close()

@@ -1,6 +1,6 @@
 """How many CPU threads one run may use: BLAS's (through threadpoolctl) and minidl's own.
 
-The one place that knows where minidl's thread setting lives (``minidl.cpu`` today), so a
+The one place that knows where minidl's thread setting lives (``minidl.perf.threads``), so a
 move of it changes one import.  Limits are set through the libraries' APIs, in the running
 process, never through environment variables set after the libraries were loaded.
 """
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 
-from minidl.cpu import num_threads as _minidl_threads
-from minidl.cpu import set_num_threads as _set_minidl_threads
+from minidl.perf.threads import num_threads as _minidl_threads
+from minidl.perf.threads import set_num_threads as _set_minidl_threads
 
 
 def available_cores() -> int:
