@@ -338,6 +338,16 @@ def test_a_redirect_from_https_to_http_is_refused():
         DL._NoDowngrade().redirect_request(request, None, 302, "Found", {}, "http://evil.example/x.gz")
 
 
+def test_a_stall_is_a_stalled_download_error_and_not_retried(env, server, monkeypatch):
+    monkeypatch.setattr(DL, "RETRIES", 3)
+    url = server.bad("bad", "trickle") + IMAGES + ".gz"
+    with pytest.raises(DownloadError) as info:
+        DL.download_file([url], env / "x.gz", timeout=0.3, progress=False)
+    [(failed_url, exc)] = info.value.failures
+    assert failed_url == url and isinstance(exc, StalledDownloadError) and "in 0.3 s" in str(exc)
+    assert everything_in(env) == []
+
+
 def test_memory_error_and_oversize_bodies_are_never_retried(env, server, monkeypatch):
     monkeypatch.setattr(DL, "RETRIES", 5)
     good = server.good("good") + IMAGES + ".gz"

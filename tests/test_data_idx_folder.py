@@ -68,8 +68,11 @@ def test_needs_a_folder(tmp_path):
     with pytest.raises(DatasetNotFoundError, match="does not exist"):
         load_dataset("idx", "train", data_dir=tmp_path / "nowhere")
     (tmp_path / "file").write_bytes(b"x")
-    with pytest.raises(DataError, match="is not a folder"):
+    with pytest.raises(DataError, match="file is a file, not a folder of IDX files"):
         load_dataset("idx", "train", data_dir=tmp_path / "file")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    with pytest.raises(DataError, match="loop is a symbolic link loop, not a folder of IDX files"):
+        load_dataset("idx", "train", data_dir=tmp_path / "loop")
 
 
 def test_a_missing_file_is_named(tmp_path):

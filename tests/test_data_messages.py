@@ -83,6 +83,15 @@ def test_a_directory_in_the_cache_and_in_minidl_data_dir(env, monkeypatch):
     assert msg.startswith(f"{env / NAMES[0]} is a directory")
 
 
+def test_data_dir_that_is_a_file_or_a_loop(env, tmp_path):
+    (tmp_path / "afile").write_bytes(b"x")
+    assert one_line_error(DataError, lambda: load_dataset("tiny", "test", data_dir=tmp_path / "afile")) == \
+        f"{tmp_path / 'afile'} is a file, not a folder of the TINY files (data_dir)"
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    assert "loop is a symbolic link loop" in one_line_error(
+        DataError, lambda: load_dataset("tiny", "test", data_dir=tmp_path / "loop"))
+
+
 def test_an_empty_file_is_reported_as_empty(env):
     (env / NAMES[0]).write_bytes(b"")
     msg = one_line_error(ChecksumError, lambda: load_dataset("tiny", "test", data_dir=env))

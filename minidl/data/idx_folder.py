@@ -24,9 +24,9 @@ from pathlib import Path
 
 from minidl import backend as B
 from minidl.data.dataset import ArrayDataset
-from minidl.data.errors import DatasetNotFoundError, DataError
+from minidl.data.errors import DatasetNotFoundError
 from minidl.data.idx import IMAGES_MAGIC, LABELS_MAGIC, IDXError, parse_idx
-from minidl.data.locate import find_file
+from minidl.data.locate import check_folder, find_file
 from minidl.data.reader import scan_file
 from minidl.data.verify import digest_entry, file_digest, file_key, remember
 
@@ -44,10 +44,8 @@ def _folder(data_dir) -> Path:
         raise ValueError("load_dataset('idx'): data_dir must name a folder holding the four IDX files "
                          "(--data-dir DIR), got None")
     folder = Path(os.fspath(data_dir)).expanduser()
-    if not folder.exists():
+    if not check_folder(folder, "a folder of IDX files (data_dir)"):
         raise DatasetNotFoundError(f"idx: data_dir={str(folder)!r} does not exist")
-    if not folder.is_dir():
-        raise DataError(f"idx: data_dir={str(folder)!r} is not a folder")
     return folder
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from minidl.data.errors import DataError
 
-__all__ = ["cache_dir", "probe", "find_file"]
+__all__ = ["cache_dir", "probe", "find_file", "check_folder"]
 
 
 def cache_dir(name: str) -> Path:
@@ -25,22 +25,41 @@ def cache_dir(name: str) -> Path:
     return root / "minidl" / name
 
 
-def probe(path, what: str = "a data file") -> bool:
-    """True when ``path`` is a regular file (or a link to one), False when nothing is there;
-    anything else raises :class:`DataError` saying what is there instead of ``what``."""
-    path = os.fspath(path)
+def _stat(path, what: str):
+    """``os.stat(path)``, None when nothing is there; a path that cannot be looked at raises."""
     try:
-        st = os.stat(path)
+        return os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
         if os.path.islink(path):
             raise DataError(f"{path} is a broken symbolic link (to {os.readlink(path)}), not {what}") from None
-        return False
+        return None
     except PermissionError:
         raise DataError(f"{path}: cannot look at it: permission denied (on it or a folder above it)") from None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise DataError(f"{path} is a symbolic link loop, not {what}") from None
         raise DataError(f"{path}: cannot look at it: {exc.strerror or exc}") from None
+
+
+def check_folder(path, what: str = "a folder") -> bool:
+    """True when ``path`` is a folder, False when nothing is there; anything else raises
+    :class:`DataError` saying what is there instead."""
+    st = _stat(os.fspath(path), what)
+    if st is None:
+        return False
+    if not stat.S_ISDIR(st.st_mode):
+        kind = "a file" if stat.S_ISREG(st.st_mode) else "not a folder"
+        raise DataError(f"{os.fspath(path)} is {kind}, not {what}")
+    return True
+
+
+def probe(path, what: str = "a data file") -> bool:
+    """True when ``path`` is a regular file (or a link to one), False when nothing is there;
+    anything else raises :class:`DataError` saying what is there instead of ``what``."""
+    path = os.fspath(path)
+    st = _stat(path, what)
+    if st is None:
+        return False
     if stat.S_ISDIR(st.st_mode):
         raise DataError(f"{path} is a directory, not {what}")
     if not stat.S_ISREG(st.st_mode):

@@ -42,7 +42,7 @@ from minidl.data.errors import (
 )
 from minidl.data.idx import IMAGES_MAGIC, LABELS_MAGIC, IDXError, parse_idx
 from minidl.data.idx_folder import idx_fingerprint, load_idx_folder
-from minidl.data.locate import cache_dir, find_file
+from minidl.data.locate import cache_dir, check_folder, find_file
 from minidl.data.verify import (
     DownloadCheck, digest_entry, file_digest, file_key, matches, read_verified, remembered,
 )
@@ -75,6 +75,7 @@ def _local_copies(spec: DatasetSpec, split: str, data_dir):
     ``data_dir`` that lacks the files raises instead of falling through."""
     if data_dir is not None:
         folder = Path(os.fspath(data_dir)).expanduser()
+        check_folder(folder, f"a folder of the {spec.title} files (data_dir)")
         paths, missing, where = _find_split(folder, spec, split)
         if missing:
             raise DatasetNotFoundError(
