@@ -136,14 +136,16 @@ class Scope:
 
     def own_nodes(self):
         """Every node of this scope's body, not those of the functions and classes inside it."""
-        body = self.node.body if hasattr(self.node, "body") else []
-        stack = list(body)
-        while stack:
-            node = stack.pop()
-            yield node
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                continue
-            stack.extend(ast.iter_child_nodes(node))
+        nodes = self.__dict__.get("_own")
+        if nodes is None:
+            nodes, stack = [], list(self.node.body if hasattr(self.node, "body") else [])
+            while stack:
+                node = stack.pop()
+                nodes.append(node)
+                if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    stack.extend(ast.iter_child_nodes(node))
+            self.__dict__["_own"] = nodes
+        return nodes
 
 
 @dataclass
@@ -360,8 +362,10 @@ def uses_in(mod):
     return out
 
 
+@functools.lru_cache(maxsize=None)
 def array_module_uses():
-    return [u for mod in package().values() for u in uses_in(mod)]
+    """Every ``xp.<chain>`` and ``cupy.<chain>`` of the package."""
+    return tuple(u for mod in package().values() for u in uses_in(mod))
 
 
 def _names_module(scope):
