@@ -71,3 +71,18 @@ def test_python_dash_m_entry_point():
 def test_no_command_prints_help(capsys):
     assert main([]) == 2
     assert "trajectories" in capsys.readouterr().out
+
+
+def test_per_optimizer_figures_of_labels_that_look_alike_do_not_overwrite(tmp_path, capsys):
+    rc = main(["trajectories", "--functions", "quadratic", "--optimizers", "sgd:label=a/b", "sgd:lr=0.01,label=a_b",
+               "--steps", "3", "--out", str(tmp_path), "--per-optimizer"])
+    assert rc == 0
+    assert sorted(p.name for p in tmp_path.glob("optimizer_*.png")) == ["optimizer_a_b-2.png", "optimizer_a_b.png"]
+
+
+def test_trajectories_bad_out_is_a_one_line_error(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["trajectories", "--functions", "quadratic", "--steps", "2", "--out", str(blocker)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"minidl trajectories: error: --out: {blocker} exists and is not a folder\n"

@@ -94,7 +94,9 @@ def summarize(records) -> list:
     rows = []
     for row in group_rows(records):
         runs = row["records"]
-        n_epochs = max((len(r["history"].get("epoch") or []) for r in runs), default=0)
+        # the epochs the runs were to train (a diverged run's later epochs are its outcome too)
+        n_epochs = max([len(r["history"].get("epoch") or []) for r in runs]
+                       + [int(r["config"].get("epochs") or 0) for r in runs])
         stats = {m: [] for m in METRICS}
         for metric in METRICS:
             for e in range(n_epochs):
