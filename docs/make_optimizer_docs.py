@@ -1,0 +1,259 @@
+"""Fill the generated blocks of docs/optimizers.md and docs/tour.md from the code.
+
+The prose of those pages is written by hand; every block between a marker and its end
+marker is made here, from the code, so that it cannot drift from it::
+
+    <!-- contents -->                    the table of every optimizer in optim.REGISTRY
+    <!-- rule: adam -->                  the "Rule (...)" blocks of the class docstring, verbatim
+    <!-- defaults: adam -->              the class's DEFAULTS as a table, one column per convention
+    <!-- source: minidl/optim/adam.py Adam.update -->
+                                         the source of a function or method, verbatim (dedented)
+    <!-- explain: adam --steps 2 -->     the command and the table ``minidl explain`` prints
+                                         (``SPEC [--convention C] --steps N [--digits D]``)
+    <!-- conventions: adam --steps 2 --> w_1 .. w_N under every convention of the class
+    ...                                  (the generated lines)
+    <!-- /explain -->                    the end marker names the kind again
+
+Usage::
+
+    python docs/make_optimizer_docs.py            # rewrite the blocks in place
+    python docs/make_optimizer_docs.py --check    # exit 1, naming the stale blocks, if any
+    python docs/make_optimizer_docs.py --new lion # print an empty section for a new optimizer
+
+``tests/test_docs.py`` checks that the committed pages equal what this script makes.
+To document a new optimizer: register it in ``minidl/optim/__init__.py``, paste the output
+of ``--new NAME`` where its section belongs in docs/optimizers.md, write its prose around
+the markers, and run the script.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import re
+import shlex
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from minidl import optim  # noqa: E402
+from minidl.fileio import atomic_write  # noqa: E402
+from minidl.lab.explain import explain, format_markdown  # noqa: E402
+
+PAGES = [ROOT / "docs" / "optimizers.md", ROOT / "docs" / "tour.md"]
+KINDS = ("contents", "rule", "defaults", "source", "explain", "conventions")
+BLOCK = re.compile(r"<!-- (?P<kind>" + "|".join(KINDS) + r")(?::[ \t]*(?P<args>[^\n]*?))?[ \t]*-->\n"
+                   r"(?P<body>.*?)<!-- /(?P=kind) -->", re.S)
+_RULE_HEADER = re.compile(r"^Rule \([^)]*\):")
+#: digits of the w_t values in a ``conventions`` table (enough to tell keras from pytorch Adam)
+CONVENTION_DIGITS = 12
+
+
+# ------------------------------------------------------------------ what a marker names
+def optimizer_class(name: str):
+    """The class registered as ``name`` (``adam`` -> ``optim.Adam``)."""
+    if name not in optim.REGISTRY:
+        raise ValueError(f"docs marker names optimizer {name!r}; registered: {', '.join(optim.available())}")
+    return optim.REGISTRY[name]
+
+
+def source_object(args: str):
+    """``"minidl/optim/adam.py Adam.update"`` -> (path, the function it names)."""
+    parts = args.split()
+    if len(parts) != 2 or not parts[0].endswith(".py"):
+        raise ValueError(f"a source marker is 'path/to/file.py Qualified.name', got {args!r}")
+    path, qualname = parts
+    module = importlib.import_module(path[: -len(".py")].replace("/", "."))
+    obj = module
+    for attr in qualname.split("."):
+        obj = getattr(obj, attr)
+    return path, obj
+
+
+def explain_arguments(args: str) -> argparse.Namespace:
+    """The arguments of an ``explain`` marker, as ``minidl explain`` reads them."""
+    parser = argparse.ArgumentParser(prog="explain marker", add_help=False, exit_on_error=False)
+    parser.add_argument("spec")
+    parser.add_argument("--convention", default="keras")
+    parser.add_argument("--steps", type=int, required=True)
+    parser.add_argument("--digits", type=int, default=6)
+    try:
+        return parser.parse_args(shlex.split(args))
+    except (argparse.ArgumentError, SystemExit):
+        raise ValueError(f"an explain marker is 'SPEC [--convention C] --steps N [--digits D]', got {args!r}") \
+            from None
+
+
+# ------------------------------------------------------------------ the blocks
+def source_text(obj) -> str:
+    """The source of ``obj`` exactly as in its file, dedented."""
+    return textwrap.dedent(inspect.getsource(obj)).rstrip("\n")
+
+
+def rule_text(cls) -> str:
+    """The docstring's ``Rule (...)`` blocks, verbatim: each header (with the lines that
+    continue it) and its indented formula lines."""
+    lines = inspect.cleandoc(cls.__doc__ or "").splitlines()
+    blocks, i = [], 0
+    while i < len(lines):
+        if not _RULE_HEADER.match(lines[i]):
+            i += 1
+            continue
+        block = []
+        while i < len(lines) and lines[i].strip():          # the header and its continuation
+            block.append(lines[i])
+            i += 1
+        while i < len(lines) and (not lines[i].strip() or lines[i].startswith(" ")):
+            block.append(lines[i])                          # the formula lines (and blank lines)
+            i += 1
+        while block and not block[-1].strip():
+            block.pop()
+        blocks.append("\n".join(block))
+    if not blocks:
+        raise ValueError(f"{cls.__name__}'s docstring has no 'Rule (<conventions>):' block")
+    return "\n\n".join(blocks)
+
+
+def _value(v) -> str:
+    if isinstance(v, (tuple, list)):
+        return "(" + ", ".join(_value(x) for x in v) + ")"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+def defaults_table(cls) -> str:
+    conventions = list(cls.DEFAULTS)
+    names = list(dict.fromkeys(k for c in conventions for k in cls.DEFAULTS[c]))
+    rows = ["| hyperparameter | " + " | ".join(conventions) + " |", "|---|" + "---|" * len(conventions)]
+    for name in names:
+        cells = [_value(cls.DEFAULTS[c][name]) if name in cls.DEFAULTS[c] else "—" for c in conventions]
+        rows.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def explain_block(args: str) -> str:
+    a = explain_arguments(args)
+    table = format_markdown(explain(a.spec, steps=a.steps, convention=a.convention), digits=a.digits)
+    return f"`python -m minidl explain {args} --format markdown`:\n\n{table}"
+
+
+def conventions_block(args: str) -> str:
+    a = explain_arguments(args)
+    cls = optimizer_class(a.spec)
+    head = ["| convention | " + " | ".join(f"w_{t}" for t in range(1, a.steps + 1)) + " |",
+            "|---|" + "---|" * a.steps]
+    for convention in cls.DEFAULTS:
+        result = explain(a.spec, steps=a.steps, convention=convention)
+        cells = []
+        for rows in result.steps:
+            w = next(v for symbol, _, v in rows if symbol == "w_t")
+            cells.append("[" + ", ".join(f"{x:.{CONVENTION_DIGITS}g}" for x in w) + "]")
+        head.append(f"| {convention} | " + " | ".join(cells) + " |")
+    command = (f"python -m minidl explain {a.spec} --convention C --steps {a.steps} "
+               f"--digits {CONVENTION_DIGITS}")
+    return (f"The `w_t` rows of `{command}`, for each convention C, with its defaults:\n\n"
+            + "\n".join(head))
+
+
+def _tests_of(name: str) -> str:
+    for path in (f"tests/test_optim_{name}.py", f"tests/optim_cases/{name}.py"):
+        if (ROOT / path).exists():
+            return f"[{path}](../{path})"
+    return "—"
+
+
+def contents_table() -> str:
+    rows = ["| optimizer | what it is | conventions | code | tests |", "|---|---|---|---|---|"]
+    for name, cls in optim.REGISTRY.items():
+        code = Path(inspect.getsourcefile(cls)).resolve().relative_to(ROOT).as_posix()
+        summary = inspect.cleandoc(cls.__doc__ or "").splitlines()[0]
+        summary = summary.split(": ", 1)[1] if summary.startswith(f"{cls.__name__}: ") else summary
+        rows.append(f"| [{cls.__name__}](#{cls.__name__.lower()}) | {summary} | {', '.join(cls.DEFAULTS)} "
+                    f"| [{code}](../{code}) | {_tests_of(name)} |")
+    return "\n".join(rows)
+
+
+def render(kind: str, args: str) -> str:
+    """The generated text of one block (without its markers)."""
+    if kind == "contents":
+        text = contents_table()
+    elif kind == "rule":
+        text = "```text\n" + rule_text(optimizer_class(args)) + "\n```"
+    elif kind == "defaults":
+        text = defaults_table(optimizer_class(args))
+    elif kind == "source":
+        text = "```python\n" + source_text(source_object(args)[1]) + "\n```"
+    elif kind == "explain":
+        text = explain_block(args)
+    else:
+        text = conventions_block(args)
+    return "\n" + text + "\n\n"
+
+
+# ------------------------------------------------------------------ pages
+def blocks(page_text: str) -> list:
+    """``[(kind, args, body)]`` for every generated block of a page, in order."""
+    return [(m["kind"], (m["args"] or "").strip(), m["body"]) for m in BLOCK.finditer(page_text)]
+
+
+def refresh(page_text: str) -> str:
+    """The page with every block's body made anew."""
+    return BLOCK.sub(lambda m: f"<!-- {m['kind']}{': ' + m['args'].strip() if m['args'] else ''} -->\n"
+                               f"{render(m['kind'], (m['args'] or '').strip())}<!-- /{m['kind']} -->",
+                     page_text)
+
+
+def stale(page_text: str, page_name: str = "page") -> list:
+    """The blocks of a page whose body is not what the code makes now, named by their marker."""
+    return [f"{page_name}: <!-- {kind}{': ' + args if args else ''} -->" for kind, args, body in blocks(page_text)
+            if body != render(kind, args)]
+
+
+def new_section(name: str) -> str:
+    """An empty section, with every marker, for the optimizer registered as ``name``."""
+    cls = optimizer_class(name)
+    path = Path(inspect.getsourcefile(cls)).resolve().relative_to(ROOT).as_posix()
+    owner = next(k for k in cls.__mro__ if "update" in vars(k))
+    return "\n".join([
+        f"## {cls.__name__}", "", "(What it does, in a paragraph; where the sources disagree.)", "",
+        f"**The rule**, as the docstring states it (`help(optim.{cls.__name__})`):", "",
+        f"<!-- rule: {name} -->", "<!-- /rule -->", "",
+        f"**Defaults** (`{cls.__name__}.DEFAULTS`):", "", f"<!-- defaults: {name} -->", "<!-- /defaults -->", "",
+        f"**The code that runs it**, `{owner.__name__}.update`, which `step()` calls once per parameter:", "",
+        f"<!-- source: {path} {owner.__name__}.update -->", "<!-- /source -->", "",
+        "**Worked example.**", "", f"<!-- explain: {name} --steps 2 --digits 10 -->", "<!-- /explain -->", "",
+        f"<!-- conventions: {name} --steps 2 -->", "<!-- /conventions -->", ""])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="only report stale blocks (exit 1 if any)")
+    parser.add_argument("--new", metavar="NAME", help="print an empty section for a registered optimizer")
+    args = parser.parse_args(argv)
+    try:
+        if args.new:
+            print(new_section(args.new))
+            return 0
+        if args.check:
+            found = [s for page in PAGES for s in stale(page.read_text(), page.name)]
+            print("\n".join(found) if found else "every generated block is current")
+            return 1 if found else 0
+        for page in PAGES:
+            text = page.read_text()
+            new = refresh(text)
+            if new != text:
+                atomic_write(page, new)
+                print(f"wrote {page.relative_to(ROOT)}")
+    except ValueError as exc:
+        print(f"make_optimizer_docs: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
