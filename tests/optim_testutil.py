@@ -1,141 +1,131 @@
-"""Helpers shared by the tests of minidl.optim (imported as a sibling module by pytest)."""
+"""Helpers of the optimizer tests (tests/ is on sys.path): the record of a hand-computed run,
+runs of minidl and of torch.optim on the same gradients, test problems."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
 import numpy as np
 import pytest
 
 from minidl import backend as B
+from minidl import optim
+from minidl.optim.trace import trace_update
 from minidl.tensor import Parameter
 
 W0 = (1.0, -2.0)
 
 
-def as_grad(g):
-    """A float64 gradient array on the active backend."""
-    return B.asarray(np.array(g, dtype=np.float64))
+@dataclass(frozen=True)
+class Hand:
+    """A run worked out by hand (the arithmetic sits in a comment beside it).
 
-
-def run_steps(cls, steps, grads=None, w0=W0, **hyper):
-    """Run ``cls.step()`` ``steps`` times: ``(weights after each step, the optimizer, the Parameter)``.
-
-    The gradient is ``grads[t]``, or, without ``grads``, g = w_{t-1} (f(w) = 0.5 * sum(w^2)).
+    ``expected``: the weights after each step of ``convention`` with ``hyper``, from ``w0``.
+    ``grads``: g_t of each step; None: g_t = w_{t-1} (f(w) = 0.5 * |w|^2), as many steps as rows.
+    ``trace``: ``{t: {name: value}}``, the rule's local variables at step t (from 1), named as
+    in the docstring's formula, read with ``trace_update``.  ``state``: the state after the
+    last step.  ``rtol``: for all of them.  ``what`` names the case in the test id.
     """
-    p = Parameter(B.asarray(np.array(w0, dtype=np.float64)), dtype=np.float64)
-    opt = cls([p], **hyper)
+
+    what: str
+    convention: str
+    expected: tuple
+    hyper: dict = field(default_factory=dict)
+    grads: tuple | None = None
+    w0: tuple = W0
+    trace: dict = field(default_factory=dict)
+    state: dict = field(default_factory=dict)
+    rtol: float = 1e-12
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What the tests know of one registered optimizer (one entry of ``optim_cases.TABLE``).
+
+    variants        hyperparameters run under every convention that has them all
+    defaults        {convention: {name: documented default}}
+    hand            ``Hand`` runs, short and 17-digit
+    bad             (keyword arguments, fragment of the ValueError's message)
+    torch           the torch.optim class of the pytorch convention; torch_variants its runs;
+                    torch_names: our name -> torch's, for hyperparameters and state alike
+    keras           (transcription of Keras 3, our hyperparameters, its keyword arguments)
+    quadratic, rosenbrock   (hyperparameters, threshold that f must be under after the steps)
+    overflow_state  the state a float32 gradient of 3e38 turns Inf (its square overflows),
+                    None where the rule squares nothing and takes a finite step
+    properties      functions that check the optimizer's own properties (each asserts)
+    """
+
+    name: str
+    defaults: dict
+    variants: tuple = ({},)
+    hand: tuple = ()
+    bad: tuple = ()
+    torch: str | None = None
+    torch_variants: tuple = ({},)
+    torch_names: dict = field(default_factory=dict)
+    keras: tuple = ()
+    quadratic: tuple = ({}, 0.0)
+    rosenbrock: tuple = ({}, 0.0)
+    overflow_state: str | None = None
+    properties: tuple = ()
+
+    @property
+    def cls(self):
+        return optim.REGISTRY[self.name]
+
+    def cases(self):
+        """``(convention, variant)`` for every convention and every variant it accepts."""
+        return [(c, v) for c in self.cls.DEFAULTS for v in self.variants if set(v) <= set(self.cls.DEFAULTS[c])]
+
+
+def parameter(values, dtype=np.float64, name=None) -> Parameter:
+    return Parameter(B.asarray(np.array(values, dtype=dtype)), dtype=dtype, name=name)
+
+
+def run_steps(name, grads, w0=W0, dtype=np.float64, **hyper):
+    """``optim.create(name)`` stepped on ``grads`` (None in the list: g_t = w_{t-1}) from ``w0``:
+    ``(weights after each step as numpy arrays, the optimizer, the Parameter)``."""
+    p = parameter(w0, dtype)
+    opt = optim.create(name, [p], **hyper)
     out = []
-    for t in range(steps):
-        p.grad = p.data.copy() if grads is None else as_grad(grads[t])
+    for g in grads:
+        p.grad = p.data.copy() if g is None else B.asarray(np.array(g, dtype=dtype))
         opt.step()
         out.append(B.to_numpy(p.data).copy())
     return out, opt, p
 
 
-def run_reference(cls, steps, grads=None, w0=W0, **hyper):
-    """The same through ``reference_step`` (the teaching path).
+def gradients_of(case: Hand):
+    return list(case.grads) if case.grads is not None else [None] * len(case.expected)
 
-    Returns (weights after each step, ``{symbol: value}`` of each step's quantities).
-    """
-    opt = cls([Parameter(B.asarray(np.array(w0, dtype=np.float64)), dtype=np.float64)], **hyper)
+
+def traced_steps(name, case: Hand):
+    """The case run through the rule alone, ``trace_update`` at every step (no gradient checks,
+    clipping or weight decay: only for cases without them): ``(weights, locals of each step)``."""
+    p = parameter(case.w0)
+    opt = optim.create(name, [p], convention=case.convention, **case.hyper)
     group = opt.param_groups[0]
-    w = B.asarray(np.array(w0, dtype=np.float64))
-    state = opt.initial_state(w, group)
-    out, quantities = [], []
-    for t in range(steps):
-        g = w.copy() if grads is None else as_grad(grads[t])
-        w, state, q = opt.reference_step(w, g, state, group)
-        out.append(B.to_numpy(w).copy())
-        quantities.append({symbol: value for symbol, _, value in q})
-    return out, quantities
+    weights, traces = [], []
+    for g in gradients_of(case):
+        g = p.data.copy() if g is None else B.asarray(np.array(g, dtype=np.float64))
+        traces.append(trace_update(opt, p.data, g, opt.state_for(p, group), group)["update"])
+        weights.append(B.to_numpy(p.data).copy())
+    return weights, traces
 
 
-def run_fixed(cls, grads, w0=W0, **hyper):
-    """Weights after each step (one row a step) when the gradient sequence ``grads`` is fed to ``cls``."""
-    return np.array(run_steps(cls, len(grads), grads, w0, **hyper)[0])
-
-
-def run_quadratic(cls, steps, w0=W0, **hyper):
-    """Weights after each step (one row a step) on f(w) = 0.5 * sum(w^2), whose gradient is g = w."""
-    return np.array(run_steps(cls, steps, None, w0, **hyper)[0])
-
-
-def resumed_run(cls, grads, w0, split, **hyper):
-    """Run the first ``split`` gradients, save ``state_dict``, load it into a new optimizer on the
-    same Parameter and run the rest: ``(the saved state_dict, the new optimizer, the Parameter)``."""
-    _, first, p = run_steps(cls, split, grads=grads, w0=w0, **hyper)
-    saved = first.state_dict()
-    resumed = cls([p], **hyper)
-    resumed.load_state_dict(saved)
-    for g in grads[split:]:
-        p.grad = as_grad(g)
-        resumed.step()
-    return saved, resumed, p
-
-
-def normal_problem(seed, shape, steps=100, zero_first=False):
-    """``(w0, grads)`` drawn from a standard normal; ``zero_first``: the first coordinate's gradient is
-    always 0 (so state that stays 0 there, e.g. Adamax's u = 0 branch, is exercised)."""
+def problem(seed, shape=(3, 4), steps=100):
+    """``(w0, grads)`` from a standard normal; the gradients vary in size (x1, x2, x3) and sign,
+    and the first coordinate's gradient is always 0 (state that stays 0 there, e.g. Adamax's u,
+    and steps of 0 / (0 + eps))."""
     rng = np.random.default_rng(seed)
     w0 = rng.standard_normal(shape)
-    grads = rng.standard_normal((steps, *shape))
-    if zero_first:
-        grads.reshape(steps, -1)[:, 0] = 0.0
-    return w0, list(grads)
-
-
-def random_problem(steps=100, shape=(3, 4), seed=0):
-    rng = np.random.default_rng(seed)
-    w0 = rng.standard_normal(shape)
-    # gradients of varying size and sign, so that every branch (sign flips, growth) is hit
-    grads = [rng.standard_normal(shape) * (1.0 + (t % 3)) for t in range(steps)]
+    grads = [rng.standard_normal(shape) * (1.0 + t % 3) for t in range(steps)]
+    for g in grads:
+        g.reshape(-1)[0] = 0.0
     return w0, grads
 
 
-def parity(cls, convention, steps=100, problem=None, **hyper):
-    """Run the fast path (``step``) and the teaching path (``reference_step``) side by side.
-
-    ``problem``: ``(w0, grads)``, by default ``random_problem(steps)``. Checks at every step that
-    the teaching path leaves its arguments alone and that both paths hold the same state names
-    and equal non-array state. Returns (max |w_fast - w_ref| over all steps, max state
-    difference, the last quantities).
-    """
-    w0, grads = random_problem(steps) if problem is None else problem
-    p = Parameter(B.asarray(w0.copy()), dtype=np.float64)
-    opt = cls([p], convention=convention, **hyper)
-    group = opt.param_groups[0]
-    w = B.asarray(w0.copy())
-    state = opt.initial_state(w, group)
-    worst_w = worst_state = 0.0
-    q = None
-    for g in grads:
-        g = B.asarray(g)
-        p.grad = g.copy()
-        opt.step()
-        w_before, g_before = w.copy(), g.copy()
-        state_before = {k: (v.copy() if B.is_array(v) else v) for k, v in state.items()}
-        new_w, new_state, q = opt.reference_step(w, g, state, group)
-        # the teaching path is pure: its arguments are left as they were
-        assert np.array_equal(B.to_numpy(w), B.to_numpy(w_before))
-        assert np.array_equal(B.to_numpy(g), B.to_numpy(g_before))
-        for k, v in state_before.items():
-            assert np.array_equal(B.to_numpy(state[k]), B.to_numpy(v)) if B.is_array(v) else state[k] == v
-        w, state = new_w, new_state
-        worst_w = max(worst_w, float(np.abs(B.to_numpy(p.data) - B.to_numpy(w)).max()))
-        fast_state = opt.state[p]
-        assert set(fast_state) == set(state), (sorted(fast_state), sorted(state))
-        for k, v in state.items():
-            if B.is_array(v):
-                worst_state = max(worst_state, float(np.abs(B.to_numpy(fast_state[k]) - B.to_numpy(v)).max()))
-            else:
-                assert fast_state[k] == v, k
-    return worst_w, worst_state, q
-
-
-def check_quantities(q, new_w):
-    """The quantities list: (symbol, description, value) from g to w, the last being the new weights."""
-    assert q[0][0] == "g" and q[-1][0] == "w"
-    for item in q:
-        assert len(item) == 3 and isinstance(item[0], str) and isinstance(item[1], str)
-    assert np.array_equal(B.to_numpy(q[-1][2]), B.to_numpy(new_w))
-    symbols = [s for s, _, _ in q]
-    assert len(symbols) == len(set(symbols)), symbols
+def host(value):
+    return B.to_numpy(value) if B.is_array(value) else value
 
 
 @pytest.fixture
@@ -148,32 +138,18 @@ def torch64():
     torch.set_default_dtype(old)
 
 
-def torch_run(torch_cls, w0, grads, **torch_hyper):
-    """``torch_cls`` run on the gradients ``grads`` from ``w0`` in float64: ``(its parameter, the optimizer)``."""
+def torch_steps(torch_cls, w0, grads, **torch_hyper):
+    """``torch_cls`` stepped on ``grads`` from ``w0`` in float64: ``(weights after each step, its
+    state as {name: numpy array or number})``."""
     import torch
 
     tp = torch.tensor(np.array(w0, dtype=np.float64), dtype=torch.float64, requires_grad=True)
     topt = torch_cls([tp], **torch_hyper)
+    out = []
     for g in grads:
         tp.grad = torch.tensor(np.array(g, dtype=np.float64), dtype=torch.float64)
         topt.step()
-    return tp, topt
-
-
-def torch_trajectory_diff(cls, torch_cls, hyper, torch_hyper, steps=100):
-    """Max |w_minidl - w_torch| over ``steps`` steps on the random problem, in float64."""
-    import torch
-
-    w0, grads = random_problem(steps, seed=1)
-    p = Parameter(w0.copy(), dtype=np.float64)
-    opt = cls([p], convention="pytorch", **hyper)
-    tp = torch.tensor(w0.copy(), dtype=torch.float64, requires_grad=True)
-    topt = torch_cls([tp], **torch_hyper)
-    worst = 0.0
-    for g in grads:
-        p.grad = g.copy()
-        opt.step()
-        tp.grad = torch.tensor(g.copy(), dtype=torch.float64)
-        topt.step()
-        worst = max(worst, float(np.abs(p.data - tp.detach().numpy()).max()))
-    return worst
+        out.append(tp.detach().numpy().copy())
+    state = {k: (v.detach().numpy().copy() if v.ndim else v.item()) for k, v in topt.state[tp].items()
+             if isinstance(v, torch.Tensor)}
+    return out, state

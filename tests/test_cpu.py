@@ -1,4 +1,4 @@
-"""minidl.cpu: the elementwise thread pool, the optimizers' update in parts, denormal flushing."""
+"""minidl.cpu: the elementwise thread pool, denormal flushing."""
 import threading
 
 import numpy as np
@@ -6,10 +6,7 @@ import pytest
 
 from minidl import backend as B
 from minidl import cpu, models, ops, optim
-from minidl.optim import optimizer as optimizer_module
-from minidl.tensor import Parameter
 from minidl.train import Callback, fit
-from optim_testutil import parity
 
 needs_flush = pytest.mark.skipif(not cpu.denormal_flushing_supported(),
                                  reason="the CPU's denormal modes cannot be set on this platform")
@@ -73,73 +70,6 @@ def test_parallel_map_raises_after_every_item_finished(threads):
 def test_set_num_threads_checks_its_argument(bad):
     with pytest.raises(ValueError, match="set_num_threads: n must be an integer >= 1"):
         cpu.set_num_threads(bad)
-
-
-# ----------------------------------------------- the optimizers' update in parts
-VARIANTS = [(name, {}) for name in optim.available()] + [
-    ("sgd", {"momentum": 0.9}), ("sgd", {"momentum": 0.9, "nesterov": True}),
-    ("rmsprop", {"centered": True, "momentum": 0.5}), ("adam", {"amsgrad": True}),
-]
-
-
-def _cases():
-    for name, hyper in VARIANTS:
-        cls = type(optim.create(name, [Parameter(np.zeros(1))]))
-        for convention in cls.DEFAULTS:
-            if all(k in cls.DEFAULTS[convention] for k in hyper):
-                yield pytest.param(name, convention, hyper, id=f"{name}-{convention}-{hyper}")
-
-
-@pytest.mark.parametrize("name, convention, hyper", list(_cases()))
-def test_update_in_parts_is_bitwise_the_teaching_path(name, convention, hyper, threads, float64):
-    # a parameter big enough to be split into one part per thread, parts of unequal length
-    threads(3)
-    size = 3 * optimizer_module.PARALLEL_MIN_SIZE + 37
-    rng = np.random.default_rng(1)
-    w0 = rng.standard_normal(size).reshape(-1, 1)
-    grads = [rng.standard_normal(w0.shape) * (1 + t % 3) for t in range(4)]
-    cls = type(optim.create(name, [Parameter(np.zeros(1))]))
-    worst_w, worst_state, _ = parity(cls, convention, problem=(w0, grads), **hyper)
-    assert worst_w == 0.0 and worst_state == 0.0
-
-
-def test_update_in_parts_really_runs_in_parts(threads, monkeypatch):
-    threads(2)
-    calls = []
-    original = optim.Adam._update
-
-    def spy(self, param, grad, state, group):
-        calls.append((param.size, threading.get_ident()))
-        return original(self, param, grad, state, group)
-
-    monkeypatch.setattr(optim.Adam, "_update", spy)
-    big = Parameter(np.zeros(optimizer_module.PARALLEL_MIN_SIZE * 2, dtype=np.float32))
-    small = Parameter(np.zeros(10, dtype=np.float32))
-    opt = optim.Adam([big, small])
-    big.grad = np.ones_like(big.data)
-    small.grad = np.ones_like(small.data)
-    opt.step()
-    assert sorted(size for size, _ in calls) == [10, optimizer_module.PARALLEL_MIN_SIZE,
-                                                 optimizer_module.PARALLEL_MIN_SIZE]
-    assert len({ident for _, ident in calls}) == 2
-    assert opt.state[big]["step"] == 1 and opt.state[small]["step"] == 1
-
-
-def test_update_in_parts_equals_one_thread(threads):
-    # the whole CNN's parameters (dense1 is split), 5 Adam steps, float32: the same bits
-    def run(n):
-        threads(n)
-        model = models.mnist_cnn(seed=0)
-        opt = optim.create("adam", model.parameters())
-        rng = np.random.default_rng(0)
-        for _ in range(5):
-            for p in model.parameters():
-                p.grad = rng.standard_normal(p.shape).astype(np.float32)
-            opt.step()
-        return [p.data.copy() for p in model.parameters()]
-
-    one, two = run(1), run(2)
-    assert all(np.array_equal(a, b) for a, b in zip(one, two))
 
 
 # --------------------------------------------------------- denormal flushing

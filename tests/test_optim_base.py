@@ -1,31 +1,26 @@
-"""The optimizer base, for every registered optimizer: registry coverage, bad input, param groups,
-lr changes, non-finite gradients, state_dict round trips, clipping, weight decay, dtypes."""
+"""The optimizer base, what every optimizer shares: creation by name, bad input, the frameworks'
+spellings of hyperparameters, param groups, lr changes, step(closure), the checks of every
+gradient, state_dict and the all-or-nothing load_state_dict, clipping, weight decay."""
 import copy
-import inspect
 
 import numpy as np
 import pytest
 
 from minidl import backend as B
 from minidl import optim
-from minidl.optim import CONVENTIONS, SGD, Adagrad, RMSprop
-from minidl.optim.optimizer import Optimizer
-from minidl.tensor import Parameter
+from minidl.optim import SGD, Adagrad, Adam, RMSprop
+from minidl.optim.optimizer import COMMON_DEFAULTS, default_hyperparameters
+from minidl.tensor import is_grad_enabled, no_grad
+from optim_testutil import host, parameter
 
 RTOL = 1e-12
-
-#: every optimizer the project must provide: the list under test (coverage test below)
-OPTIMIZERS = ["sgd", "adagrad", "rmsprop", "adadelta", "rprop", "adam", "adamw", "adamax", "nadam"]
-
-
-def registered_conventions():
-    return [(name, c) for name in optim.available() for c in optim.REGISTRY[name].DEFAULTS]
+NAMES = optim.available()
 
 
 def make_params(seed=0, dtype=np.float64):
     rng = np.random.default_rng(seed)
-    return [Parameter(B.asarray(rng.standard_normal((3, 4))), dtype=dtype, name="layer.weight"),
-            Parameter(B.asarray(rng.standard_normal(4)), dtype=dtype, name="layer.bias")]
+    return [parameter(rng.standard_normal((3, 4)), dtype, "layer.weight"),
+            parameter(rng.standard_normal(4), dtype, "layer.bias")]
 
 
 def feed(params, seed):
@@ -35,48 +30,27 @@ def feed(params, seed):
 
 
 def snapshot(opt, params):
+    """Everything an optimizer may change: weights, hyperparameters of every group, state."""
     weights = [B.to_numpy(p.data).copy() for p in params]
-    state = {i: {k: (B.to_numpy(v).copy() if B.is_array(v) else v) for k, v in opt.state[p].items()}
-             for i, p in enumerate(params) if p in opt.state}
-    return weights, state
+    groups = [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]
+    state = {i: {k: copy.deepcopy(host(v)) for k, v in opt.state[p].items()} for i, p in enumerate(params)
+             if p in opt.state}
+    return weights, groups, state
 
 
 def assert_same(a, b):
-    (wa, sa), (wb, sb) = a, b
+    (wa, ga, sa), (wb, gb, sb) = a, b
     for x, y in zip(wa, wb):
         np.testing.assert_array_equal(x, y)
+    assert ga == gb
     assert sa.keys() == sb.keys()
     for i in sa:
         assert sa[i].keys() == sb[i].keys()
         for k in sa[i]:
-            if isinstance(sa[i][k], np.ndarray):
-                np.testing.assert_array_equal(sa[i][k], sb[i][k])
-            else:
-                assert sa[i][k] == sb[i][k]
+            np.testing.assert_array_equal(sa[i][k], sb[i][k], err_msg=k)
 
 
-# ----------------------------------------------------------------- registry
-def test_registry_covers_every_optimizer():
-    assert sorted(OPTIMIZERS) == optim.available()
-
-
-@pytest.mark.parametrize("name", optim.available())
-def test_registered_class_follows_the_contract(name):
-    cls = optim.REGISTRY[name]
-    assert issubclass(cls, Optimizer)
-    module = inspect.getmodule(cls)
-    assert cls.__doc__ == module.__doc__ and len(cls.__doc__) > 200
-    assert cls.DEFAULTS and set(cls.DEFAULTS) <= set(CONVENTIONS)
-    for method in ("initial_state", "reference_step", "_update", "_validate"):
-        assert getattr(cls, method) is not getattr(Optimizer, method), f"{name} lacks {method}"
-    for convention in cls.DEFAULTS:
-        assert convention in cls.__doc__
-        opt = optim.create(name, make_params(), convention=convention)
-        assert opt.convention == convention and "lr" in opt.defaults
-    default = inspect.signature(cls.__init__).parameters["convention"].default
-    assert default == ("keras" if "keras" in cls.DEFAULTS else "pytorch")
-
-
+# ------------------------------------------------------------------ creation and bad input
 def test_create_by_name():
     opt = optim.create("SGD", make_params(), lr=0.5, momentum=0.9)
     assert isinstance(opt, SGD) and opt.defaults["lr"] == 0.5
@@ -84,8 +58,7 @@ def test_create_by_name():
         optim.create("adamm", make_params())
 
 
-# ----------------------------------------------------------------- bad input
-@pytest.mark.parametrize("name", optim.available())
+@pytest.mark.parametrize("name", NAMES)
 def test_bad_common_input(name):
     cls = optim.REGISTRY[name]
     with pytest.raises(ValueError, match="empty parameter list"):
@@ -97,23 +70,24 @@ def test_bad_common_input(name):
             cls(make_params(), lr=bad)
     with pytest.raises(ValueError, match="Invalid weight_decay: -1"):
         cls(make_params(), weight_decay=-1.0)
-    with pytest.raises(ValueError, match="Invalid clipnorm: 0"):
-        cls(make_params(), clipnorm=0.0)
-    with pytest.raises(ValueError, match="Invalid clipvalue: -1"):
-        cls(make_params(), clipvalue=-1.0)
-    with pytest.raises(ValueError, match="unknown hyperparameter.*'learning_rate'"):
-        cls(make_params(), learning_rate=0.1)
+    for option in ("clipnorm", "global_clipnorm", "clipvalue"):
+        with pytest.raises(ValueError, match=f"Invalid {option}: 0"):
+            cls(make_params(), **{option: 0.0})
+    with pytest.raises(ValueError, match=r"unknown hyperparameter\(s\) \['learning_rat'\]"):
+        cls(make_params(), learning_rat=0.1)
     with pytest.raises(TypeError, match="Parameters"):
         cls([np.zeros(3)])
 
 
 def test_bad_param_groups():
     a, b = make_params()
-    with pytest.raises(ValueError, match="more than one param group"):
+    with pytest.raises(ValueError, match="a parameter appears twice"):
         SGD([{"params": [a]}, {"params": [a, b]}])
+    with pytest.raises(ValueError, match="a parameter appears twice"):
+        SGD([a, a])
     with pytest.raises(ValueError, match="Invalid lr: -1"):
         SGD([{"params": [a]}, {"params": [b], "lr": -1.0}])
-    with pytest.raises(ValueError, match="unknown hyperparameter.*'betas'"):
+    with pytest.raises(ValueError, match="'betas' is the pytorch convention's name"):
         SGD([{"params": [a], "betas": (0.9, 0.99)}])
     with pytest.raises(ValueError, match="empty parameter list"):
         SGD([{"params": []}])
@@ -121,10 +95,95 @@ def test_bad_param_groups():
         SGD([{"params": [a]}]).add_param_group([b])
 
 
-# -------------------------------------------------------- groups and lr changes
-def test_param_groups_use_their_own_hyperparameters(float64):
+def test_own_defaults_win_over_common_defaults():
+    # COMMON_DEFAULTS has weight_decay 0.0; an optimizer's own default (AdamW's) wins, its names come first
+    for name in NAMES:
+        cls = optim.REGISTRY[name]
+        for convention in cls.DEFAULTS:
+            d = default_hyperparameters(cls, convention)
+            assert d == {**COMMON_DEFAULTS, **cls.DEFAULTS[convention]}
+            assert list(d)[:len(cls.DEFAULTS[convention])] == list(cls.DEFAULTS[convention])
+            assert cls(make_params(), convention=convention).defaults == d
+    assert optim.AdamW(make_params()).defaults["weight_decay"] == 0.004
+
+
+# ------------------------------------------------------------------ the frameworks' spellings
+KERAS_NAMES = {"learning_rate": "lr", "beta_1": "beta1", "beta_2": "beta2", "epsilon": "eps"}
+
+
+def spellings():
+    """(name, convention, framework, their keywords, ours) for every spelling that names a
+    hyperparameter the optimizer has under that convention."""
+    for name in NAMES:
+        cls = optim.REGISTRY[name]
+        for convention in cls.DEFAULTS:
+            own = default_hyperparameters(cls, convention)
+            for theirs, ours in KERAS_NAMES.items():
+                if ours in own:
+                    yield name, convention, "keras", {theirs: 0.5}, {ours: 0.5}
+            if "beta1" in own and "beta2" in own:
+                yield name, convention, "pytorch", {"betas": (0.5, 0.75)}, {"beta1": 0.5, "beta2": 0.75}
+            if name == "rmsprop":
+                yield name, convention, "pytorch", {"alpha": 0.5}, {"rho": 0.5}
+
+
+SPELLINGS = list(spellings())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_frameworks_spelling_is_accepted_under_its_convention_and_refused_under_another(name):
+    cases = [s for s in SPELLINGS if s[0] == name]
+    accepted = [s for s in cases if s[1] == s[2]]
+    refused = [s for s in cases if s[1] != s[2]]
+    assert refused and bool(accepted) == ("keras" in optim.REGISTRY[name].DEFAULTS)
+    for _, convention, _, theirs, ours in accepted:
+        opt = optim.create(name, make_params(), convention=convention, **theirs)
+        assert {k: opt.defaults[k] for k in ours} == ours and not set(theirs) & set(opt.defaults), theirs
+        group = optim.create(name, [{"params": make_params(), **theirs}], convention=convention).param_groups[0]
+        assert {k: group[k] for k in ours} == ours, theirs
+    for _, convention, framework, theirs, ours in refused:
+        (key,) = theirs
+        write = ", ".join(f"{k}=..." for k in ours)
+        with pytest.raises(ValueError, match=rf"{key!r} is the {framework} convention's name; under the "
+                                             rf"{convention} convention write {write}"):
+            optim.create(name, make_params(), convention=convention, **theirs)
+
+
+def test_the_frameworks_spellings_cover_keras_names_pytorch_betas_and_rmsprops_alpha():
+    covered = {(name, convention, next(iter(theirs))) for name, convention, _, theirs, _ in SPELLINGS}
+    assert {("adam", "keras", "learning_rate"), ("adam", "keras", "beta_1"), ("adam", "keras", "beta_2"),
+            ("adam", "keras", "epsilon"), ("adam", "pytorch", "betas"), ("adam", "paper", "betas"),
+            ("adam", "pytorch", "learning_rate"), ("rmsprop", "pytorch", "alpha"), ("rmsprop", "keras", "alpha"),
+            ("rprop", "pytorch", "learning_rate")} <= covered
+
+
+def test_betas_must_be_a_pair():
+    with pytest.raises(ValueError, match=r"Invalid betas: 0.9 \(expected 2 numbers\)"):
+        Adam(make_params(), convention="pytorch", betas=0.9)
+    with pytest.raises(ValueError, match="Invalid betas"):
+        Adam(make_params(), convention="pytorch", betas=(0.9, 0.99, 0.5))
+
+
+@pytest.mark.xfail(strict=True, reason="minidl/optim/optimizer.py Optimizer._our_names: when a hyperparameter "
+                                       "is given under both spellings, the later one silently wins")
+def test_one_hyperparameter_under_two_spellings_is_refused():
+    with pytest.raises(ValueError, match="lr"):
+        Adam(make_params(), lr=0.1, learning_rate=0.2)          # today: lr = 0.2, no error
+
+
+@pytest.mark.xfail(strict=True, reason="minidl/optim/optimizer.py Optimizer._our_names: under the paper "
+                                       "convention Adamax has no eps, yet the message says 'write eps=...', which "
+                                       "is refused in turn")
+def test_the_advice_for_a_foreign_spelling_names_a_hyperparameter_that_exists():
+    with pytest.raises(ValueError) as refused:
+        optim.Adamax(make_params(), convention="paper", epsilon=1e-8)
+    assert "write eps=" not in str(refused.value)
+
+
+# ------------------------------------------------------------------ groups and lr changes
+def test_param_groups_use_their_own_hyperparameters():
     # group 0: lr 0.1 (the default given), group 1: lr 1.0 and momentum 0.5; g = 1
-    a, b = Parameter(np.array([1.0])), Parameter(np.array([1.0]))
+    a, b = parameter([1.0]), parameter([1.0])
     opt = SGD([{"params": [a]}, {"params": [b], "lr": 1.0, "momentum": 0.5}], lr=0.1)
     for _ in range(2):
         a.grad, b.grad = np.array([1.0]), np.array([1.0])
@@ -132,15 +191,15 @@ def test_param_groups_use_their_own_hyperparameters(float64):
     # a: 1 - 0.1 - 0.1 = 0.8;  b (Keras momentum): v = -1, w = 0;  v = -0.5 - 1 = -1.5, w = -1.5
     np.testing.assert_allclose(a.data, [0.8], rtol=RTOL)
     np.testing.assert_allclose(b.data, [-1.5], rtol=RTOL)
-    opt.add_param_group({"params": [Parameter(np.zeros(1))], "lr": 0.3})
+    opt.add_param_group({"params": [parameter([0.0])], "lr": 0.3})
     assert [g["lr"] for g in opt.param_groups] == [0.1, 1.0, 0.3]
 
 
-def test_lr_change_between_steps_takes_effect(float64):
+def test_lr_change_between_steps_takes_effect():
     # Adagrad keras, a_0 = 0.1, eps 1e-7, g = 1:  lr 0.1 then 0.2
     # w1 = 1 - 0.1/sqrt(1.1000001) = 1 - 0.09534625459 = 0.90465374541
     # w2 = w1 - 0.2/sqrt(2.1000001) = 0.90465374541 - 0.13801310858 = 0.76664063683
-    p = Parameter(np.array([1.0]))
+    p = parameter([1.0])
     opt = Adagrad([p], lr=0.1)
     p.grad = np.array([1.0])
     opt.step()
@@ -150,7 +209,7 @@ def test_lr_change_between_steps_takes_effect(float64):
     np.testing.assert_allclose(p.data, [0.7666406368269169], rtol=RTOL)
 
 
-def test_zero_grad_and_parameters_without_gradient(float64):
+def test_zero_grad_and_parameters_without_gradient():
     a, b = make_params()
     opt = RMSprop([a, b])
     a.grad = np.ones_like(a.data)
@@ -162,10 +221,67 @@ def test_zero_grad_and_parameters_without_gradient(float64):
     assert a.grad is None and b.grad is None
 
 
-# ------------------------------------------------------------ non-finite gradients
-@pytest.mark.parametrize("name", optim.available())
+# ------------------------------------------------------------------ step(closure)
+def test_step_runs_the_closure_with_grad_enabled_and_returns_its_loss():
+    # f(w) = 0.5*|w|^2 at w = [1, -2]: loss 2.5, g = w; SGD lr 0.1: w = 0.9*w = [0.9, -1.8]
+    p = parameter([1.0, -2.0])
+    opt = SGD([p], lr=0.1)
+    calls = []
+
+    def closure():
+        calls.append(is_grad_enabled())
+        opt.zero_grad()
+        loss = (p * p).sum() * 0.5
+        loss.backward()
+        calls.append(loss)
+        return loss
+
+    with no_grad():                        # as a training loop may call it; the closure needs the graph
+        returned = opt.step(closure)
+    assert calls[0] is True and returned is calls[1] and len(calls) == 2
+    assert returned.item() == 2.5
+    np.testing.assert_allclose(p.data, [0.9, -1.8], rtol=RTOL)
+    p.grad = np.array([1.0, 1.0])
+    assert opt.step() is None
+
+
+# ------------------------------------------------------------------ checks of every gradient
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("bad, error, message", [
+    (lambda p: [0.5] * 4, TypeError,
+     r"step: the gradient of parameter 'layer.bias' is a builtins.list; expected a numpy.ndarray"),
+    (lambda p: np.zeros(5), ValueError,
+     r"step: the gradient of parameter 'layer.bias' has shape \(5,\) and dtype float64; the parameter has "
+     r"shape \(4,\) and dtype float64"),
+    (lambda p: np.zeros(4, dtype=np.float32), ValueError,
+     r"step: the gradient of parameter 'layer.bias' has shape \(4,\) and dtype float32; the parameter has "
+     r"shape \(4,\) and dtype float64"),
+    (lambda p: np.zeros((4, 1)), ValueError, r"'layer.bias' has shape \(4, 1\)"),
+], ids=["list", "shape", "dtype", "extra axis"])
+def test_a_wrong_gradient_is_refused_naming_the_parameter(name, bad, error, message):
+    params = make_params()
+    opt = optim.create(name, params)
+    feed(params, 0)
+    opt.step()
+    before = snapshot(opt, params)
+    feed(params, 1)                         # the first gradient is good: it must not be applied either
+    params[1].grad = bad(params[1])
+    with pytest.raises(error, match=message):
+        opt.step()
+    assert_same(before, snapshot(opt, params))
+
+
+def test_an_unnamed_parameter_is_named_by_its_place():
+    a, b = parameter([1.0, 2.0]), parameter([1.0, 2.0])
+    opt = SGD([{"params": [a]}, {"params": [b]}])
+    a.grad, b.grad = np.zeros(2), np.zeros(3)
+    with pytest.raises(ValueError, match=r"parameter \"param_groups\[1\]\['params'\]\[0\]\" has shape \(3,\)"):
+        opt.step()
+
+
+@pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
-def test_non_finite_gradient_raises_and_touches_nothing(name, bad, float64):
+def test_non_finite_gradient_raises_and_touches_nothing(name, bad):
     params = make_params()
     opt = optim.create(name, params, weight_decay=0.1, clipnorm=1.0)
     feed(params, 0)
@@ -182,83 +298,198 @@ def test_non_finite_gradient_raises_and_touches_nothing(name, bad, float64):
 def test_huge_finite_gradient_is_not_taken_for_inf(dtype):
     # the quick screen (a sum of squares) overflows here; the exact test must let the step run
     huge = np.finfo(dtype).max / 4
-    p = Parameter(B.asarray(np.zeros(8, dtype=dtype)), dtype=dtype)
+    p = parameter(np.zeros(8), dtype)
     p.grad = B.asarray(np.full(8, huge, dtype=dtype))
     opt = optim.create("sgd", [p], lr=1e-30)
     opt.step()
     assert np.all(np.isfinite(B.to_numpy(p.data))) and np.all(B.to_numpy(p.data) < 0)
 
 
-# ------------------------------------------------------------ state_dict
-@pytest.mark.parametrize("name, convention", registered_conventions())
-def test_state_dict_round_trip_continues_bit_identically(name, convention, backend_name, float64):
-    params_a = make_params()
-    opt_a = optim.create(name, params_a, convention=convention)
-    for t in range(5):
-        feed(params_a, t)
-        opt_a.step()
-    saved = copy.deepcopy(opt_a.state_dict())
-    assert all(isinstance(v, (np.ndarray, int, float)) for s in saved["state"].values() for v in s.values())
-
-    params_b = make_params(seed=99)  # other values, same layout
-    for pa, pb in zip(params_a, params_b):
-        pb.data[...] = pa.data
-    opt_b = optim.create(name, params_b, convention=convention)
-    opt_b.load_state_dict(saved)
-    for t in range(5, 10):
-        feed(params_a, t)
-        feed(params_b, t)
-        opt_a.step()
-        opt_b.step()
-    assert_same(snapshot(opt_a, params_a), snapshot(opt_b, params_b))
-
-
-def test_state_dict_is_a_copy_and_checks_what_it_loads(float64):
-    params = make_params()
-    opt = RMSprop(params, momentum=0.9)
-    feed(params, 0)
+def test_check_finite_can_be_switched_off():
+    p = parameter(np.ones(3), np.float32, "w")
+    opt = optim.SGD([p], lr=0.1)
+    p.grad = np.array([1.0, np.nan, 0.0], dtype=np.float32)
+    with pytest.raises(FloatingPointError, match="'w'"):
+        opt.step()
+    assert np.array_equal(p.data, np.ones(3, dtype=np.float32))
+    opt.check_finite = False           # documented opt-out: the NaN now goes through
     opt.step()
+    assert np.isnan(p.data[1]) and p.data[0] == np.float32(0.9)
+
+
+# ------------------------------------------------------------------ state_dict / load_state_dict
+def adam_with_state(seed, lr=0.001):
+    params = make_params(seed)
+    opt = Adam(params, lr=lr)
+    for t in range(2):
+        feed(params, seed + t)
+        opt.step()
+    return opt, params
+
+
+def test_state_dict_is_a_copy_and_load_state_dict_copies_what_it_loads():
+    opt, params = adam_with_state(0)
     saved = opt.state_dict()
-    kept = saved["state"][0]["square_avg"].copy()
-    feed(params, 1)
+    kept = saved["state"][0]["exp_avg"].copy()
+    feed(params, 5)
     opt.step()
-    np.testing.assert_array_equal(saved["state"][0]["square_avg"], kept)
-    with pytest.raises(ValueError, match="RMSprop"):
+    np.testing.assert_array_equal(saved["state"][0]["exp_avg"], kept)     # the saved arrays did not move
+    other, other_params = adam_with_state(1, lr=0.005)
+    other.load_state_dict(saved)
+    assert other.param_groups[0]["lr"] == 0.001 and other.param_groups[0]["params"] == other_params
+    saved["state"][0]["exp_avg"][...] = 7.0
+    np.testing.assert_array_equal(other.state[other_params[0]]["exp_avg"], kept)   # loaded as a copy
+
+
+def _set(path, value):
+    def change(sd):
+        *inner, last = path
+        target = sd
+        for key in inner:
+            target = target[key]
+        target[last] = value
+    return change
+
+
+def _drop(path):
+    def change(sd):
+        *inner, last = path
+        target = sd
+        for key in inner:
+            target = target[key]
+        del target[last]
+    return change
+
+
+def _nan_in(sd):
+    sd["state"][1]["exp_avg"][2] = np.nan
+
+
+# every change touches the last parameter or the last part: an optimizer that installs the good
+# first parts before it meets the bad one is caught by the unchanged snapshot
+BAD_STATES = [
+    ("an empty dict", lambda sd: sd.clear(), r"expected a dict with 'param_groups'"),
+    ("another class", _set(["optimizer"], "SGD"), r"the state is of a SGD, not a Adam"),
+    ("another convention", _set(["convention"], "pytorch"), r"uses convention 'pytorch', this optimizer 'keras'"),
+    ("a bad lr", _set(["param_groups", 0, "lr"], -5), r"param group 0: Invalid lr: -5"),
+    ("a bad beta2", _set(["param_groups", 0, "beta2"], 1.0), r"param group 0: Invalid beta2: 1.0"),
+    ("a missing hyperparameter", _drop(["param_groups", 0, "eps"]), r"missing \['eps'\]"),
+    ("an extra hyperparameter", _set(["param_groups", 0, "momentum"], 0.9), r"unexpected \['momentum'\]"),
+    ("two groups", lambda sd: sd["param_groups"].append(copy.deepcopy(sd["param_groups"][0])),
+     r"the state has 2 param groups, this optimizer 1"),
+    ("one parameter too few", lambda sd: sd["param_groups"][0]["params"].pop(),
+     r"param group 0 holds 1 parameters, this optimizer's 2"),
+    ("NaN in a state", _nan_in, r"state of parameter 1: 'exp_avg' holds NaN or Inf"),
+    ("Inf in a state", _set(["state", 1, "exp_avg_sq"], np.full(4, np.inf)), r"'exp_avg_sq' holds NaN or Inf"),
+    ("a wrong shape", _set(["state", 1, "exp_avg_sq"], np.zeros(5)),
+     r"state of parameter 1: 'exp_avg_sq' has shape \(5,\), expected \(4,\)"),
+    ("a missing state", _drop(["state", 1, "exp_avg"]),
+     r"state of parameter 1 holds \['exp_avg_sq', 'step'\], expected \['exp_avg', 'exp_avg_sq', 'step'\]"),
+    ("an extra state", _set(["state", 1, "velocity"], np.zeros(4)), r"holds \['exp_avg', 'exp_avg_sq', 'step', "
+                                                                    r"'velocity'\]"),
+    ("a step that is no integer", _set(["state", 1, "step"], 2.5), r"'step' is 2.5, expected a int"),
+    ("a state that is no array", _set(["state", 1, "exp_avg"], "zeros"), r"'exp_avg' is a str, expected an array"),
+    ("a parameter index out of range", _set(["state", 2], {}), r"state key 2 is out of range"),
+]
+
+
+@pytest.mark.parametrize("change, message", [pytest.param(c, m, id=i) for i, c, m in BAD_STATES])
+def test_load_state_dict_refuses_a_bad_state_and_changes_nothing(change, message):
+    saved = copy.deepcopy(adam_with_state(0)[0].state_dict())
+    change(saved)
+    target, params = adam_with_state(1, lr=0.005)
+    before = snapshot(target, params)
+    with pytest.raises(ValueError, match=rf"Adam.load_state_dict: .*{message}"):
+        target.load_state_dict(saved)
+    assert_same(before, snapshot(target, params))
+
+
+def test_load_state_dict_of_another_optimizer_class_is_refused():
+    saved = RMSprop(make_params()).state_dict()
+    with pytest.raises(ValueError, match="the state is of a RMSprop, not a Adagrad"):
         Adagrad(make_params()).load_state_dict(saved)
-    with pytest.raises(ValueError, match="convention 'keras'"):
-        RMSprop(make_params(), convention="pytorch").load_state_dict(saved)
-    with pytest.raises(ValueError, match="param groups"):
-        RMSprop(make_params()[:1]).load_state_dict(saved)
-    saved["state"][0]["square_avg"] = np.zeros((2, 2))
-    with pytest.raises(ValueError, match="shape"):
-        RMSprop(make_params()).load_state_dict(saved)
 
 
-# ------------------------------------------------------------ clipping
-def test_clipping_by_global_norm(float64):
-    # g = [3] and [4] in two parameters: global norm 5 -> scaled by 1/5 -> [0.6], [0.8]; SGD lr 1
-    a, b = Parameter(np.array([0.0])), Parameter(np.array([0.0]))
-    opt = SGD([a, b], lr=1.0, clipnorm=1.0)
-    a.grad, b.grad = np.array([3.0]), np.array([4.0])
+@pytest.mark.xfail(strict=True, reason="minidl/optim/state_check.py: a negative 'step' passes the checks "
+                                       "(Adam then divides by 1 - beta1^-3 < 0)")
+def test_load_state_dict_refuses_a_negative_step():
+    saved = adam_with_state(0)[0].state_dict()
+    saved["state"][1]["step"] = -3
+    target, params = adam_with_state(1)
+    with pytest.raises(ValueError, match="step"):
+        target.load_state_dict(saved)
+
+
+@pytest.mark.xfail(strict=True, reason="minidl/optim/state_check.py _same_kind: a numpy integer step "
+                                       "(np.int64, what numbers read back through numpy are) is refused as "
+                                       "'expected a int'")
+def test_load_state_dict_takes_a_numpy_integer_step():
+    saved = adam_with_state(0)[0].state_dict()
+    saved["state"][1]["step"] = np.int64(saved["state"][1]["step"])
+    target, params = adam_with_state(1)
+    target.load_state_dict(saved)
+    assert target.state[params[1]]["step"] == 2
+
+
+# ------------------------------------------------------------------ clipping
+def clipped(grads, **clip):
+    """The gradients SGD (lr 1, from w = 0) applies after the clipping options ``clip``."""
+    params = [parameter(np.zeros(len(g))) for g in grads]
+    opt = SGD(params, lr=1.0, **clip)
+    for p, g in zip(params, grads):
+        p.grad = np.array(g)
     opt.step()
-    np.testing.assert_allclose([a.data[0], b.data[0]], [-0.6, -0.8], rtol=RTOL)
-    np.testing.assert_array_equal(a.grad, [3.0])  # the user's gradient is left as it was
-    # below the limit nothing changes: norm 5 < 10
-    opt = SGD([a, b], lr=1.0, clipnorm=10.0)
+    for p, g in zip(params, grads):
+        np.testing.assert_array_equal(p.grad, g)          # the user's gradient is left as it was
+    return [list(-p.data) for p in params]
+
+
+A, B12 = [3.0, 4.0], [0.0, 12.0]         # norms 5 and 12; together sqrt(25 + 144) = 13
+
+
+def test_clipnorm_clips_each_gradient_by_its_own_norm():
+    # Keras's clipnorm: a (norm 5) is under 6.5 and stays; b (norm 12) is scaled by 6.5/12 -> [0, 6.5]
+    np.testing.assert_allclose(np.concatenate(clipped([A, B12], clipnorm=6.5)), [3.0, 4.0, 0.0, 6.5], rtol=RTOL)
+
+
+def test_global_clipnorm_clips_all_gradients_by_their_norm_together():
+    # global norm 13 > 6.5: both scaled by 6.5/13 = 0.5 -> a = [1.5, 2], b = [0, 6]
+    np.testing.assert_allclose(np.concatenate(clipped([A, B12], global_clipnorm=6.5)), [1.5, 2.0, 0.0, 6.0],
+                               rtol=RTOL)
+
+
+def test_under_the_limits_nothing_is_clipped():
+    assert clipped([A, B12], clipnorm=12.0, global_clipnorm=13.0) == [A, B12]       # exactly at the limits
+
+
+def test_clipping_runs_clipnorm_then_global_clipnorm_then_clipvalue():
+    # a = [1.8, 2.4] (norm 3), b = [0, 12];  clipnorm 4: a stays, b -> [0, 4]
+    # global norm sqrt(3^2 + 4^2) = 5 > 2.5: both halved -> a = [0.9, 1.2], b = [0, 2];  clipvalue 1.5 -> b = [0, 1.5]
+    got = clipped([[1.8, 2.4], B12], clipnorm=4.0, global_clipnorm=2.5, clipvalue=1.5)
+    np.testing.assert_allclose(np.concatenate(got), [0.9, 1.2, 0.0, 1.5], rtol=RTOL)
+
+
+def test_clipping_by_value():
+    np.testing.assert_allclose(clipped([[3.0, -4.0, 0.25]], clipvalue=0.5)[0], [0.5, -0.5, 0.25], rtol=RTOL)
+
+
+def test_clipnorm_of_one_parameter_is_global_clipnorm_and_a_zero_gradient_stays_zero():
+    g = [[3.0, 4.0, -12.0]]
+    assert clipped(g, clipnorm=2.0) == clipped(g, global_clipnorm=2.0)
+    assert clipped([[0.0, 0.0]], clipnorm=1.0, global_clipnorm=1.0) == [[0.0, 0.0]]
+
+
+def test_clipping_keeps_float32():
+    p = parameter([0.0, 0.0], np.float32)
+    opt = SGD([p], lr=1.0, clipnorm=1.0, global_clipnorm=1.0)
+    p.grad = np.array([3.0, 4.0], dtype=np.float32)
     opt.step()
-    np.testing.assert_allclose([a.data[0], b.data[0]], [-3.6, -4.8], rtol=RTOL)
+    assert p.data.dtype == np.float32
+    np.testing.assert_allclose(p.data, [-0.6, -0.8], rtol=1e-6)
 
 
-def test_clipping_by_value(float64):
-    p = Parameter(np.zeros(3))
-    opt = SGD([p], lr=1.0, clipvalue=0.5)
-    p.grad = np.array([3.0, -4.0, 0.25])
-    opt.step()
-    np.testing.assert_allclose(p.data, [-0.5, 0.5, -0.25], rtol=RTOL)
-
-
-def test_clip_functions_in_place(float64):
-    a, b = Parameter(np.zeros(1)), Parameter(np.zeros(1))
+def test_clip_functions_in_place():
+    a, b = parameter([0.0]), parameter([0.0])
     a.grad, b.grad = np.array([3.0]), np.array([4.0])
     assert optim.clip_grad_norm([a, b], 1.0) == pytest.approx(5.0)
     np.testing.assert_allclose([a.grad[0], b.grad[0]], [0.6, 0.8], rtol=RTOL)
@@ -270,99 +501,36 @@ def test_clip_functions_in_place(float64):
         optim.clip_grad_value([a], -1.0)
 
 
-# ------------------------------------------------------------ weight decay
-def test_decoupled_weight_decay_in_keras_convention(float64):
+# ------------------------------------------------------------------ weight decay
+def test_decoupled_weight_decay_in_keras_convention():
     # Adagrad keras, lr 0.1, wd 0.5, g = 0: w <- w*(1 - 0.1*0.5) = 0.95*w, then a = 0.1 + 0, step = 0
-    p = Parameter(np.array([1.0, -2.0]))
+    p = parameter([1.0, -2.0])
     opt = Adagrad([p], lr=0.1, weight_decay=0.5)
     p.grad = np.zeros(2)
     opt.step()
     np.testing.assert_allclose(p.data, [0.95, -1.9], rtol=RTOL)
 
 
-def test_coupled_weight_decay_in_pytorch_convention(float64):
+def test_coupled_weight_decay_in_pytorch_convention():
     # Adagrad pytorch, lr 0.1, wd 0.5, g = 0: g' = 0.5*w = [0.5, -1]; a = [0.25, 1]
     # w = 1 - 0.1*0.5/(0.5 + 1e-10) = 0.90000000002;  w = -2 + 0.1*1/(1 + 1e-10) = -1.90000000001
-    p = Parameter(np.array([1.0, -2.0]))
+    p = parameter([1.0, -2.0])
     opt = Adagrad([p], lr=0.1, weight_decay=0.5, convention="pytorch")
     p.grad = np.zeros(2)
     opt.step()
     np.testing.assert_allclose(p.data, [0.90000000002, -1.90000000001], rtol=RTOL)
 
 
-def test_weight_decay_zero_changes_nothing(float64):
+def test_weight_decay_zero_changes_nothing():
     grads = [[0.5, -1.0], [2.0, 3.0]]
     for convention in ("keras", "pytorch"):
         out = []
         for wd in (None, 0.0):
-            p = Parameter(np.array([1.0, -2.0]))
+            p = parameter([1.0, -2.0])
             opt = RMSprop([p], convention=convention, weight_decay=wd)
             for g in grads:
                 p.grad = np.array(g)
                 opt.step()
             out.append(p.data.copy())
         np.testing.assert_array_equal(out[0], out[1])
-
-
-# ------------------------------------------------------------ dtypes
-@pytest.mark.parametrize("name, convention", registered_conventions())
-def test_float32_stays_float32(name, convention):
-    params = make_params(dtype=np.float32)
-    opt = optim.create(name, params, convention=convention, weight_decay=0.01)
-    for t in range(3):
-        feed(params, t)
-        opt.step()
-    for p in params:
-        assert p.data.dtype == np.float32
-        for k, v in opt.state[p].items():
-            if B.is_array(v):
-                assert v.dtype == np.float32, (name, k)
-
-
-def test_own_defaults_win_over_common_defaults():
-    # COMMON_DEFAULTS has weight_decay 0.0; an optimizer's own default (AdamW's) wins, its names come first
-    from minidl.optim.optimizer import COMMON_DEFAULTS, default_hyperparameters
-
-    for name in optim.available():
-        cls = optim.REGISTRY[name]
-        for convention in cls.DEFAULTS:
-            d = default_hyperparameters(cls, convention)
-            assert d == {**COMMON_DEFAULTS, **cls.DEFAULTS[convention]}
-            assert list(d)[:len(cls.DEFAULTS[convention])] == list(cls.DEFAULTS[convention])
-            assert cls(make_params(), convention=convention).defaults == d
-    assert optim.AdamW(make_params()).defaults["weight_decay"] == 0.004
-
-
-@pytest.mark.parametrize("name", OPTIMIZERS)
-def test_scratch_buffers_are_made_once_and_are_not_state(name, float64):
-    # two parameters of one shape share the scratch buffers; later steps allocate none
-    rng = np.random.default_rng(0)
-    params = [Parameter(B.asarray(rng.standard_normal((3, 4))), dtype=np.float64) for _ in range(2)]
-    opt = optim.create(name, params)
-    feed(params, 0)
-    opt.step()
-    buffers = dict(opt._scratch)
-    assert all(tuple(b.shape) == (3, 4) for b in buffers.values())
-    for seed in (1, 2):
-        feed(params, seed)
-        opt.step()
-    assert opt._scratch.keys() == buffers.keys() and all(opt._scratch[k] is b for k, b in buffers.items())
-    assert opt.scratch_like(params[0].data, 0) is opt.scratch_like(params[1].data, 0)
-    assert "_scratch" not in str(opt.state_dict())
-
-
-def test_check_finite_can_be_switched_off():
-    import numpy as np
-
-    from minidl import optim
-    from minidl.tensor import Parameter
-
-    p = Parameter(np.ones(3, dtype=np.float32), name="w")
-    opt = optim.SGD([p], lr=0.1)
-    p.grad = np.array([1.0, np.nan, 0.0], dtype=np.float32)
-    with pytest.raises(FloatingPointError, match="'w'"):
-        opt.step()
-    assert np.array_equal(p.data, np.ones(3, dtype=np.float32))
-    opt.check_finite = False           # documented opt-out: the NaN now goes through
-    opt.step()
-    assert np.isnan(p.data[1]) and p.data[0] == np.float32(0.9)
+        assert not np.array_equal(out[0], [1.0, -2.0])

@@ -1,0 +1,13 @@
+"""The table that drives tests/test_optimizers.py: one entry (``optim_testutil.Spec``) per
+registered optimizer.
+
+Each optimizer's module here (``sgd.py``, ``adam.py``, ...) holds its data: the runs worked
+out by hand (the 17-digit ones, from 40-digit Decimal arithmetic, and a short one per
+convention that a student can redo on paper), its hyperparameter variants, its
+torch.optim counterpart, the independent transcriptions of Keras 3 where they exist, the
+settings under which it converges, the hyperparameters it must refuse, and the properties
+of its own rule.  ``test_optimizers.py`` runs every entry through the same tests.
+"""
+from optim_cases import adadelta, adagrad, adam, adamax, adamw, nadam, rmsprop, rprop, sgd
+
+TABLE = {m.SPEC.name: m.SPEC for m in (sgd, adagrad, rmsprop, adadelta, rprop, adam, adamw, adamax, nadam)}
