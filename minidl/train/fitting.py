@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import contextlib
 
-from minidl import ops
-from minidl.perf import denormals
+from minidl import ops, perf
 from minidl.data import DataLoader
 from minidl.train import checks
 from minidl.train.builtin import builtin_callbacks
@@ -34,12 +33,17 @@ def _speed_layer(model, optimizer, enabled: bool, flush_denormals: bool = True):
     that updates in threads), but they share the given ones' Parameters, layers, param
     groups and state: the steps and the evaluation run on what it yields, while the lr,
     the callbacks, ``state_dict`` and checkpoints are taken from the objects given.
-    Today it yields them unchanged and, when ``enabled`` and ``flush_denormals``, trains
-    with the CPU's subnormal floats flushed to zero (``minidl.perf.denormals.flush``, which
-    says why), restoring the modes on exit.
+    ``enabled``: ``minidl.perf.accelerated``: the model fused (``perf.fuse``), the optimizer's
+    rule run in parts over threads (``perf.split_updates``) and, with ``flush_denormals``, the
+    CPU's subnormal floats flushed to zero (``perf.denormals``, which says why); all undone on
+    exit.  Not ``enabled``: the plain core, in IEEE arithmetic.
     """
-    with denormals.flush(enabled and flush_denormals):
-        yield model, optimizer
+    if not enabled:
+        with perf.denormals.flush(False):
+            yield model, optimizer
+        return
+    with perf.accelerated(model, optimizer, flush_denormals=flush_denormals) as fast_model:
+        yield fast_model, optimizer
 
 
 def _loader_state(seed, shuffle, batch_size, drop_last, dataset) -> dict:
