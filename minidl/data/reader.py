@@ -40,8 +40,8 @@ __all__ = [
     "gunzip", "read_idx", "read_idx_images", "read_idx_labels",
 ]
 
-#: The largest uncompressed IDX file read when its size is not known beforehand (2 GiB;
-#: EMNIST's largest file is 0.55 GB).
+#: The largest uncompressed IDX file read when its size is not known beforehand: 2 GiB
+#: (EMNIST ByClass's training images, 697,932 of 28 x 28 bytes, are 0.55 GB).
 MAX_IDX_BYTES = 2 << 30
 _CHUNK = 1 << 20
 _MAX_HEADER = 4 + 4 * 255
@@ -52,9 +52,9 @@ class BoundedGunzip:
 
     ``limit`` (settable while running) bounds what is asked of zlib: never more than
     ``limit - produced + 1`` bytes, so the sink sees at most one byte past ``limit`` (and may
-    refuse it with its own message); past it, :class:`SizeLimitError` naming ``name``.  Concatenated members (``cat a.gz b.gz``) are decompressed in
-    turn; zero bytes after the last member are allowed (gzip tools pad so), anything else
-    is a problem.  :meth:`finish` returns the problem, or None for a complete, valid stream.
+    refuse it with its own message); past it, :class:`SizeLimitError` naming ``name``.
+    Concatenated members (``cat a.gz b.gz``) are decompressed in turn; zero bytes after the
+    last member are allowed (gzip tools pad so), anything else is a problem.  :meth:`finish` returns the problem, or None for a complete, valid stream.
     """
 
     def __init__(self, sink, limit: int, chunk: int = _CHUNK, name: str = "<bytes>"):
