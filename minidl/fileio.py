@@ -48,6 +48,7 @@ def atomic_writer(path, mode: str = "wb", exclusive: bool = False):
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _default_mode())          # mkstemp makes it 0600; a written file gets the umask's mode
         if exclusive:
             _link_exclusive(tmp, path)
         else:
@@ -56,6 +57,18 @@ def atomic_writer(path, mode: str = "wb", exclusive: bool = False):
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def _default_mode() -> int:
+    """0o666 less the process's umask (read from /proc where it can be: os.umask can only
+    read it by setting it, which would race with other threads)."""
+    try:
+        with open("/proc/self/status") as fh:
+            umask = next(int(line.split()[1], 8) for line in fh if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        umask = os.umask(0o022)
+        os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _link_exclusive(tmp: str, path: str) -> None:
