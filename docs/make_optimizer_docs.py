@@ -161,10 +161,9 @@ def conventions_block(args: str) -> str:
 
 
 def _tests_of(name: str) -> str:
-    for path in (f"tests/test_optim_{name}.py", f"tests/optim_cases/{name}.py"):
-        if (ROOT / path).exists():
-            return f"[{path}](../{path})"
-    return "—"
+    """The module of ``tests/optim_cases/`` that holds the optimizer's cases, where there is one."""
+    path = f"tests/optim_cases/{name}.py"
+    return f"[{path}](../{path})" if (ROOT / path).exists() else "—"
 
 
 def contents_table() -> str:
