@@ -137,7 +137,7 @@ def _base_steps(opt, w, g, group, rows):
         rows.append(("g_clipped", "the gradient clipped (clipnorm={clipnorm}, global_clipnorm={global_clipnorm}, "
                                   "clipvalue={clipvalue})".format(**group), g.copy()))
     if group["weight_decay"]:
-        if opt.decoupled_weight_decay:
+        if opt.decouples_weight_decay(group):
             weight_decay.apply(w, g, group, True)
             values["w_decayed"] = w.copy()
             if "w_decayed" not in {line.lhs for line in rule_for(type(opt), opt.convention)}:

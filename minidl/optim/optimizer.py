@@ -212,7 +212,7 @@ class Optimizer:
                 grads = clipping.clip_gradients([p.grad for p in params], group)
                 for p, g in zip(params, grads):
                     state = self.state_for(p, group)
-                    g = weight_decay.apply(p.data, g, group, self.decoupled_weight_decay)
+                    g = weight_decay.apply(p.data, g, group, self.decouples_weight_decay(group))
                     self.update(p.data, g, state, group)      # the rule: the optimizer's own file
                     if before is not None:
                         self._refuse_non_finite(p, state, before)
@@ -234,11 +234,14 @@ class Optimizer:
             state = self.state[p] = self.init_state(p.data, group)
         return state
 
-    @property
-    def decoupled_weight_decay(self) -> bool:
-        """Keras 3 decouples weight decay (``w -= lr * wd * w``) in every optimizer; PyTorch and
-        the papers add ``wd * w`` to the gradient (L2), except AdamW."""
-        return self.DECOUPLED_WEIGHT_DECAY or self.convention == "keras"
+    def decouples_weight_decay(self, group) -> bool:
+        """Whether ``group``'s weight decay is decoupled (``w -= lr * wd * w``): always under the
+        keras convention (Keras 3 decouples it in every optimizer) and for optimizers whose own
+        decay is decoupled (``DECOUPLED_WEIGHT_DECAY``: AdamW), or where the group asks for it
+        (torch's ``decoupled_weight_decay=True`` of RAdam, NAdam); else it is added to the
+        gradient (L2), as PyTorch and the papers do."""
+        return (self.DECOUPLED_WEIGHT_DECAY or self.convention == "keras"
+                or bool(group.get("decoupled_weight_decay", False)))
 
     # ------------------------------------------------------------ checks
     def _with_grad(self):
