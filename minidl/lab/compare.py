@@ -17,7 +17,6 @@ process, ``--workers N`` local processes, or a Dask cluster (``--scheduler``).
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, field
 
 from minidl import backend as B
@@ -215,51 +214,10 @@ class Comparison:
         return 1 if (self.failed or self.lost) else 0
 
 
-def _describe(record) -> str:
-    config = record["config"]
-    head = f"{record.get('label')} (seed {config['seed']})"
-    if record["status"] == "ok":
-        acc = record["history"]["val_accuracy"][-1] if record["history"]["val_accuracy"] else None
-        acc = "" if acc is None else f", val acc {acc:.4f}"
-        return f"{head}: ok{acc}, {record['times']['wall_seconds']:.1f} s"
-    if record["status"] == "diverged":
-        return f"{head}: diverged at step {record['divergence']['step']}: {record['divergence']['what']}"
-    return f"{head}: {record['status']}" + (f": {record['error']}" if record.get("error") else "")
-
-
-def _selected(configs, best) -> list:
-    from minidl.lab.store import config_id
-
-    out = []
-    for c in configs:
-        record = best.get(config_id(c))
-        if record is not None:
-            out.append(dict(record, label=c["label"]))   # the row's label in this command
-    return out
-
-
-def _record_finished(store, best, value, progress):
-    """Write one returned record; returns it as the store now holds it."""
-    path = store.write(value)
-    if path is None:                     # another process recorded this run first: keep its record
-        record, _ = store.read_record(os.path.join(store.runs_dir, f"{value['id']}.json"))
-        value = record or value
-        progress(f"[kept] {_describe(value)}: already recorded by another process")
-    else:
-        progress(f"[done] {_describe(value)}")
-    best[value["id"]] = value
-    return value
-
-
-class _NothingToDo(Exception):
-    pass
-
-
 def run_comparison(config: CompareConfig, progress=print) -> Comparison:
     """Check and plan every run, train those without a final record, write the views."""
-    from minidl.lab.executors import InProcess, RunLost, make_executor
-    from minidl.lab.run import execute
-    from minidl.lab.store import FINAL, RunStore, config_id
+    from minidl.lab.batch import run_batch
+    from minidl.lab.store import RunStore
     from minidl.lab.views import write_views
 
     store = RunStore(config.out)
@@ -267,41 +225,16 @@ def run_comparison(config: CompareConfig, progress=print) -> Comparison:
     configs = plan(config)
     for path in removed:
         progress(f"removed the stale temporary file {path}")
-    records, problems = store.load()
-    for problem in problems:
-        progress(f"warning: {problem}")
-    best = store.by_id(records)
-    todo = [c for c in configs if best.get(config_id(c), {}).get("status") not in FINAL]
-    result = Comparison(out=store.out, records=[], planned=len(configs), skipped=len(configs) - len(todo),
-                        problems=problems)
-    if result.skipped:
-        progress(f"{result.skipped} of {len(configs)} runs already recorded in {store.runs_dir}: skipped")
-    last_views = time.monotonic()
-    try:
-        if not todo:
-            raise _NothingToDo
-        with make_executor(config.workers, config.scheduler, config.threads) as executor:
-            result.executor = executor.describe()
-            if todo:
-                progress(f"training {len(todo)} runs on {result.executor}")
-            if not isinstance(executor, InProcess):
-                todo = [dict(c, verbose=0) for c in todo]   # progress bars of parallel runs would interleave
-            for index, value in executor.run(execute, todo):
-                if isinstance(value, RunLost):
-                    result.lost.append((todo[index]["label"], todo[index]["seed"], str(value)))
-                    progress(f"[lost] {todo[index]['label']} (seed {todo[index]['seed']}): {value}")
-                    continue
-                value = _record_finished(store, best, value, progress)
-                result.trained += 1
-                if value["status"] == "interrupted":
-                    raise KeyboardInterrupt
-                if time.monotonic() - last_views > 30:   # the text views, now and then
-                    write_views(_selected(configs, best), store.out, config.command, figures=False)
-                    last_views = time.monotonic()
-    except _NothingToDo:
-        pass
-    except KeyboardInterrupt:
-        result.interrupted = True
-    result.records = _selected(configs, best)
-    result.views = write_views(result.records, store.out, config.command, figures=config.figures and not result.interrupted)
+
+    def text_views(batch):                   # now and then while runs come back
+        write_views(batch.records(configs), store.out, config.command, figures=False)
+
+    batch = run_batch(configs, store, workers=config.workers, scheduler=config.scheduler,
+                      threads=config.threads, progress=progress, on_progress=text_views)
+    result = Comparison(out=store.out, records=batch.records(configs), planned=batch.planned,
+                        trained=batch.trained, skipped=batch.skipped, problems=batch.problems,
+                        lost=[(c.get("label"), c["seed"], reason) for c, reason in batch.lost],
+                        interrupted=batch.interrupted, executor=batch.executor)
+    result.views = write_views(result.records, store.out, config.command,
+                               figures=config.figures and not result.interrupted)
     return result

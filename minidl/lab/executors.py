@@ -23,6 +23,7 @@ import collections
 import multiprocessing
 import signal
 import threading
+import warnings
 from multiprocessing.connection import wait
 
 from minidl.lab.threads import available_cores, limit_threads, share_of_cores
@@ -226,8 +227,10 @@ class DaskExecutor(Executor):
             if address == "local":
                 self.workers = workers
                 self.threads = threads or share_of_cores(workers)
-                self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                            dashboard_address=None)
+                with warnings.catch_warnings():   # "port 8787 in use": its HTTP server moves, harmless
+                    warnings.filterwarnings("ignore", message="Port .* is already in use")
+                    self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                dashboard_address=None)
                 self.client = Client(self.cluster)
             else:
                 self.client = Client(address, timeout=f"{timeout or CONNECT_TIMEOUT}s")

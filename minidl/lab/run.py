@@ -183,7 +183,8 @@ def _compact_history(history) -> dict:
 
 
 def _utc(seconds: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+    """ISO 8601 in UTC, to the millisecond (records sort by it)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int(seconds % 1 * 1000):03d}Z"
 
 
 def execute(config: dict) -> dict:
