@@ -20,9 +20,11 @@ pytest.register_assert_rewrite("optim_cases")
 
 from minidl import backend as B  # noqa: E402
 from minidl import optim  # noqa: E402
+from minidl.optim import optimizer as optimizer_module  # noqa: E402
 from minidl.optim.optimizer import Optimizer, default_convention  # noqa: E402
 from optim_cases import TABLE  # noqa: E402
-from optim_testutil import host, parameter, problem, run_steps, torch64, torch_steps, traced_steps  # noqa: E402,F401
+from optim_testutil import (gradients_of, host, parameter, problem, run_steps, torch64,  # noqa: E402,F401
+                            torch_steps, traced_steps)
 
 NAMES = sorted(TABLE)
 
@@ -62,6 +64,7 @@ def test_the_rule_its_state_and_its_checks_are_the_optimizers_own(name):
     kernels = [n for n, f in vars(module).items() if n.endswith("_update") and callable(f)]
     assert kernels == [], f"{module.__name__} holds update kernels beside the rule: {kernels}"
     assert cls.__doc__ == module.__doc__ and len(cls.__doc__) > 200
+    assert not hasattr(optimizer_module, "ema_update") and not hasattr(optimizer_module, "PARALLEL_MIN_SIZE")
 
 
 RULE_HEADING = re.compile(r"^Rule \(([^)]*)\):", re.MULTILINE)
@@ -103,8 +106,7 @@ def test_bad_hyperparameters_are_refused(name, kwargs, fragment):
 # ------------------------------------------------------------------------------ by hand
 @pytest.mark.parametrize("name, case", HANDS)
 def test_hand_computed_weights(name, case, backend_name):
-    grads = list(case.grads) if case.grads is not None else [None] * len(case.expected)
-    weights, _, _ = run_steps(name, grads, w0=case.w0, convention=case.convention, **case.hyper)
+    weights, _, _ = run_steps(name, gradients_of(case), w0=case.w0, convention=case.convention, **case.hyper)
     np.testing.assert_allclose(np.array(weights), np.array(case.expected), rtol=case.rtol, atol=0)
 
 
@@ -112,8 +114,7 @@ def test_hand_computed_weights(name, case, backend_name):
 def test_hand_computed_quantities_of_the_rule(name, case, backend_name):
     # the rule alone, traced, takes the same steps as step(), and its local variables, named as in
     # the docstring's formula, hold the values worked out by hand
-    grads = list(case.grads) if case.grads is not None else [None] * len(case.expected)
-    stepped, _, _ = run_steps(name, grads, w0=case.w0, convention=case.convention, **case.hyper)
+    stepped, _, _ = run_steps(name, gradients_of(case), w0=case.w0, convention=case.convention, **case.hyper)
     traced, local = traced_steps(name, case)
     np.testing.assert_array_equal(np.array(traced), np.array(stepped))
     doc = TABLE[name].cls.__doc__
@@ -126,8 +127,7 @@ def test_hand_computed_quantities_of_the_rule(name, case, backend_name):
 
 @pytest.mark.parametrize("name, case", STATED)
 def test_hand_computed_state(name, case, backend_name):
-    grads = list(case.grads) if case.grads is not None else [None] * len(case.expected)
-    _, opt, p = run_steps(name, grads, w0=case.w0, convention=case.convention, **case.hyper)
+    _, opt, p = run_steps(name, gradients_of(case), w0=case.w0, convention=case.convention, **case.hyper)
     state = opt.state[p]
     assert set(case.state) <= set(state)
     for k, value in case.state.items():

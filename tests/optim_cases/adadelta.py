@@ -1,4 +1,5 @@
-"""Adadelta: one rule (eps inside both roots) for every convention; the conventions differ in defaults."""
+"""Adadelta: one rule (eps inside both roots) for every convention; the conventions differ in defaults;
+Keras 3's Adadelta transcribed."""
 import numpy as np
 
 from optim_testutil import Hand, Spec, run_steps

@@ -1,4 +1,5 @@
-"""Adagrad: eps inside (keras) or outside (pytorch, paper) the square root; PyTorch's lr_decay."""
+"""Adagrad: eps inside (keras) or outside (pytorch, paper) the square root; PyTorch's lr_decay;
+Keras 3's Adagrad transcribed."""
 import numpy as np
 
 from optim_testutil import Hand, Spec, problem, run_steps

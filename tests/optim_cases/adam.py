@@ -1,8 +1,8 @@
 """Adam and AMSGrad: where the bias corrections and eps sit in each convention; Keras 3's Adam transcribed."""
 import numpy as np
 
-from optim_testutil import Hand, Spec, parameter, run_steps
 from minidl import optim
+from optim_testutil import Hand, Spec, parameter, run_steps
 
 # Hand-computed (Decimal arithmetic, 40 digits), w0 = [1, -2], g_t = w_{t-1}, default hyperparameters:
 # lr 0.001, beta1 0.9, beta2 0.999, eps 1e-7 (keras) / 1e-8 (pytorch, paper).
@@ -92,7 +92,8 @@ AMS_PLAIN_KERAS_T2 = [0.99832994702809486, -1.9983299443869833]
 # t=2: m = 0.5*1 + 0.5*(-2) = -0.5;  v = 0.75*1 + 0.25*4 = 1.75;  bias1 = 1 - 0.25 = 0.75;  bias2 = 1 - 0.5625 = 0.4375
 #   keras:   alpha = 0.1*sqrt(0.4375)/0.75 = 0.08819171;  step = alpha*(-0.5)/sqrt(1.75)
 #            = -(0.1/0.75)*0.5*sqrt(0.4375/1.75) = -(2/15)*0.5*0.5 = -1/30
-#   pytorch: step_size = 0.1/0.75 = 2/15;  denom = sqrt(1.75)/sqrt(0.4375) = sqrt(4) = 2;  step = (2/15)*(-0.5)/2 = -1/30
+#   pytorch: step_size = 0.1/0.75 = 2/15;  denom = sqrt(1.75)/sqrt(0.4375) = sqrt(4) = 2;
+#            step = (2/15)*(-0.5)/2 = -1/30
 #   paper:   m_hat = -0.5/0.75 = -2/3;  v_hat = 1.75/0.4375 = 4;  step = 0.1*(-2/3)/2 = -1/30
 #   w = 0.9 + 1/30 = 0.93333333
 SHORT_HYPER = {"lr": 0.1, "beta1": 0.5, "beta2": 0.75, "eps": 1e-15}

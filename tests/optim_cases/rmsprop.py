@@ -1,4 +1,5 @@
-"""RMSprop: plain, centered and with momentum; eps inside (keras, paper) or outside (pytorch) the root."""
+"""RMSprop: plain, centered and with momentum; eps inside (keras, paper) or outside (pytorch) the root;
+Keras 3's RMSprop transcribed."""
 import numpy as np
 
 from optim_testutil import Hand, Spec, run_steps

@@ -1,4 +1,5 @@
-"""SGD: gradient descent, heavy-ball and Nesterov momentum in the Keras/Sutskever and PyTorch forms."""
+"""SGD: gradient descent, heavy-ball and Nesterov momentum in the Keras/Sutskever and PyTorch forms;
+Keras 3's SGD transcribed."""
 import numpy as np
 
 from optim_testutil import Hand, Spec, run_steps
