@@ -1,4 +1,4 @@
-"""minidl's imports point one way, and none closes a cycle.
+"""minidl's imports point one way, none closes a cycle, and no function is over 100 lines.
 
 Every ``import`` and ``from ... import`` in minidl (at module level and inside functions
 alike) is read with ``ast``.  Two checks:
@@ -122,3 +122,12 @@ def test_no_import_cycle():
         if module not in state:
             visit(module)
     assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+def test_no_function_in_minidl_is_longer_than_100_lines():
+    long = []
+    for module, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 100:
+                long.append(f"{module}.{node.name} ({node.end_lineno - node.lineno + 1} lines)")
+    assert len(MODULES) > 40 and long == [], long
