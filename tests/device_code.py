@@ -351,14 +351,10 @@ def uses_in(mod):
                 top = parent
                 chain.append(top.attr)
                 parent = mod.parents.get(top)
-            use = Use(root, tuple(chain), scope.where(node.lineno), scope.qualname)
             if isinstance(parent, ast.Call) and parent.func is top:
-                use.called = True
-                use.positional = sum(not isinstance(a, ast.Starred) for a in parent.args)
-                use.star = any(isinstance(a, ast.Starred) for a in parent.args)
-                use.keywords = tuple(k.arg for k in parent.keywords if k.arg is not None)
-                use.double_star = any(k.arg is None for k in parent.keywords)
-            out.append(use)
+                out.append(_call_use(root, tuple(chain), scope, parent))
+            else:
+                out.append(Use(root, tuple(chain), scope.where(node.lineno), scope.qualname))
     return out
 
 
@@ -385,6 +381,28 @@ def device_scopes():
             if s is not None:
                 found.append(scope)
     return found
+
+
+def _call_use(root, chain, scope, call):
+    return Use(root, chain, scope.where(call.lineno), scope.qualname, True,
+               sum(not isinstance(a, ast.Starred) for a in call.args),
+               tuple(k.arg for k in call.keywords if k.arg is not None),
+               any(isinstance(a, ast.Starred) for a in call.args),
+               any(k.arg is None for k in call.keywords))
+
+
+def method_calls(scopes):
+    """Every ``<value>.name(...)`` call in ``scopes`` whose value is not an array module (the
+    array methods among them), as Uses with root "method"."""
+    return [_call_use("method", (node.func.attr,), scope, node)
+            for scope in scopes for node in scope.own_nodes()
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and scope.root_kind(node.func) is None and not _names_a_module(scope, node.func.value)]
+
+
+def _names_a_module(scope, node):
+    mod = scope.module
+    return isinstance(node, ast.Name) and (node.id in mod.module_aliases or node.id in mod.backend_aliases)
 
 
 def array_attributes(scopes):

@@ -18,7 +18,9 @@ the README's GPU status).
 """
 from __future__ import annotations
 
+import ast
 import inspect
+import re
 
 import numpy as np
 import pytest
@@ -56,6 +58,30 @@ def ufunc_accepts(ufunc, keyword):
     return True
 
 
+def doc_signature(obj):
+    """The signature CuPy's compiled functions and methods write on their docstring's first
+    line (``_ndarray_base.astype(self, dtype, order='K', ...) -> ...``), defaults dropped;
+    None where there is none."""
+    lines = (getattr(obj, "__doc__", None) or "").strip().splitlines()
+    match = re.match(r"^[\w.]*\((.*)\)\s*(->.*)?$", lines[0]) if lines else None
+    if match is None:
+        return None
+    try:
+        tree = ast.parse(f"def f({match.group(1)}): pass")
+    except SyntaxError:
+        return None
+    args = tree.body[0].args
+    args.defaults = [ast.Constant(None) for _ in args.defaults]
+    args.kw_defaults = [None if d is None else ast.Constant(None) for d in args.kw_defaults]
+    namespace = {}
+    exec(compile(ast.fix_missing_locations(tree), "<cupy signature>", "exec"), namespace)
+    sig = inspect.signature(namespace["f"])
+    params = list(sig.parameters.values())
+    if params and params[0].name == "self":                 # bound, or called on the array
+        sig = sig.replace(parameters=params[1:])
+    return sig
+
+
 def keyword_problems(obj, use):
     """Why CuPy's ``obj`` cannot take the call ``use`` describes ("" if it can), or None where
     CuPy exposes no signature to check it against."""
@@ -69,6 +95,8 @@ def keyword_problems(obj, use):
     try:
         sig = inspect.signature(obj)
     except (TypeError, ValueError):
+        sig = doc_signature(obj)
+    if sig is None:
         return None
     placeholders = dict.fromkeys(use.keywords)
     try:
@@ -153,3 +181,28 @@ def test_every_array_method_of_device_code_exists_on_cupy_arrays(cupy):
     assert "astype" in methods and "reshape" in methods
     missing = [f"{where}: .{name}" for name, where in sorted(methods.items()) if not hasattr(cupy.ndarray, name)]
     assert missing == [], "cupy.ndarray lacks:\n  " + "\n  ".join(missing)
+
+
+def test_array_method_calls_pass_arguments_cupy_arrays_accept(cupy):
+    """``a.astype(dtype, copy=False)``, ``a.sum(axis=..., keepdims=...)``...: every call in
+    device code of a name numpy's arrays have, bound to cupy.ndarray's documented signature
+    (a call of the same name on another object, a Tensor's ``sum``, is checked as well: the
+    arguments must then suit both)."""
+    problems, checked = [], set()
+    for use in D.method_calls(D.device_scopes()):
+        name = use.chain[0]
+        if not (hasattr(np.ndarray, name) and callable(getattr(np.ndarray, name))):
+            continue
+        why = keyword_problems(getattr(cupy.ndarray, name), use)
+        if why:
+            problems.append(f"{use.where}: .{name}({', '.join(k + '=' for k in use.keywords)}): {why}")
+        elif why == "":
+            checked.add(name)
+    assert {"astype", "sum", "reshape"} <= checked
+    assert problems == [], "cupy.ndarray refuses these calls:\n  " + "\n  ".join(problems)
+
+
+def test_signatures_are_read_from_cupy_docstrings(cupy):
+    sig = doc_signature(cupy.ndarray.astype)
+    assert list(sig.parameters)[:2] == ["dtype", "order"] and "copy" in sig.parameters
+    assert doc_signature(cupy.multiply.at) is not None
