@@ -14,7 +14,8 @@ from minidl.lab import compare
 from minidl.lab.store import RunStore
 
 QUICK = ["compare", "--dataset", "synthetic", "--epochs", "1", "--train-subset", "128",
-         "--val-subset", "64", "--quiet"]
+         "--val-subset", "64", "--quiet", "--no-figures"]
+WITH_FIGURES = [a for a in QUICK if a != "--no-figures"]
 
 
 def records(out):
@@ -51,7 +52,7 @@ def no_training(monkeypatch):
 
 def test_end_to_end_writes_records_and_views(tmp_path, capsys):
     out = tmp_path / "run"
-    assert cli.main(QUICK + ["--optimizers", "adam", "sgd:momentum=0.9", "--out", str(out)]) == 0
+    assert cli.main(WITH_FIGURES + ["--optimizers", "adam", "sgd:momentum=0.9", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert f"results go to {out}" in printed and f"results in {out}" in printed
     assert "| Optimizer | Epoch 1 val acc / loss | Total time |" in printed
@@ -113,7 +114,7 @@ def test_same_command_again_trains_nothing(tmp_path, fit_calls, capsys):
 def test_changed_setting_keeps_the_old_records(tmp_path, fit_calls):
     out = str(tmp_path)
     assert cli.main(QUICK + ["--optimizers", "sgd", "--out", out]) == 0
-    assert cli.main(QUICK[:-1] + ["--batch-size", "32", "--optimizers", "sgd", "--out", out]) == 0
+    assert cli.main(QUICK + ["--batch-size", "32", "--optimizers", "sgd", "--out", out]) == 0
     assert cli.main([a if a != "1" else "2" for a in QUICK] + ["--optimizers", "sgd", "--out", out]) == 0
     recs = records(out)
     assert sorted((r["config"]["batch_size"], r["config"]["epochs"]) for r in recs) == [(32, 1), (64, 1), (64, 2)]
@@ -142,7 +143,7 @@ def test_a_label_names_a_row_but_does_not_make_a_run(tmp_path, fit_calls, capsys
 
 def test_a_diverging_row_among_three_is_a_result(tmp_path, capsys):
     out = tmp_path / "run"
-    rc = cli.main(QUICK + ["--optimizers", "adam", "sgd:lr=1e30,label=huge", "sgd", "--out", str(out)])
+    rc = cli.main(WITH_FIGURES + ["--optimizers", "adam", "sgd:lr=1e30,label=huge", "sgd", "--out", str(out)])
     assert rc == 0
     recs = {r["label"]: r for r in records(out)}
     assert sorted(recs) == ["adam", "huge", "sgd"]
@@ -215,7 +216,7 @@ def test_corrupt_and_foreign_files_are_named_and_kept(tmp_path, fit_calls, capsy
     runs.mkdir()
     (runs / "broken.json").write_text('{"format": "minidl-run/1", ')
     (runs / "foreign.json").write_text('{"name": "not mine"}')
-    assert cli.main(QUICK[:-1] + ["--optimizers", "sgd", "--out", str(tmp_path)]) == 0
+    assert cli.main([a for a in QUICK if a != "--quiet"] + ["--optimizers", "sgd", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert f"{runs / 'broken.json'}: is not valid JSON" in out
     assert f"{runs / 'foreign.json'}: not a minidl run record" in out

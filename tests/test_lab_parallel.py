@@ -1,10 +1,12 @@
 """Runs in parallel and under attack: --workers 2 equals --workers 1, two commands into one
-folder keep every record, kill -9 then the same command completes, Ctrl-C stops cleanly."""
+folder keep every record, kill -9 then the same command completes, Ctrl-C stops cleanly.  The three that start `minidl` as processes are marked slow (CI runs them)."""
 import os
 import signal
 import subprocess
 import sys
 import time
+
+import pytest
 
 from minidl import cli
 from minidl.lab.store import RunStore
@@ -46,6 +48,7 @@ def test_two_workers_give_the_same_records_as_one(tmp_path):
     assert threads == {max(1, len(os.sched_getaffinity(0)) // 2)}      # each worker its share of the cores
 
 
+@pytest.mark.slow
 def test_two_commands_into_one_folder_keep_every_record(tmp_path):
     out = str(tmp_path)
     first = minidl_command(QUICK + ["--optimizers", "adam", "sgd", "rmsprop", "--out", out])
@@ -69,6 +72,7 @@ def _wait_for_records(out, n, proc, timeout=60):
     raise AssertionError(f"no {n} records in {runs} after {timeout} s")
 
 
+@pytest.mark.slow
 def test_kill_9_then_the_same_command_completes_and_keeps_what_was_done(tmp_path):
     out = str(tmp_path)
     args = [a if a != "128" else "640" for a in QUICK] + ["--optimizers", "adam", "sgd", "rmsprop", "adagrad",
@@ -89,6 +93,7 @@ def test_kill_9_then_the_same_command_completes_and_keeps_what_was_done(tmp_path
     assert temporaries(out) == []
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_workers_keeps_the_records_and_says_how_to_resume(tmp_path):
     out = str(tmp_path)
     args = [a if a != "128" else "640" for a in QUICK] + ["--optimizers", "adam", "sgd", "rmsprop", "adagrad",

@@ -54,6 +54,7 @@ def describe(record) -> str:
 
 def _keep(store, batch, record, progress):
     """Write one returned record; returns it as the store now holds it."""
+    record.setdefault("environment", {})["executor"] = batch.executor
     path = store.write(record)
     if path is None:                     # another process recorded this run first: keep its record
         kept, _ = store.read_record(os.path.join(store.runs_dir, f"{record['id']}.json"))

@@ -264,16 +264,19 @@ def csv_text(records) -> str:
 
 
 def results_view(records, command: str = "", store: str = "runs") -> dict:
-    """``results.json``: the command, a summary per row and the records it was drawn from."""
+    """``results.json``: the command, a summary per row and the records it was drawn from
+    (less their per-step losses, which stay in ``runs/``)."""
     rows = []
     for r in summarize(records):
         last = r["stats"]["val_accuracy"][-1] if r["epochs"] else (None, None, 0)
         rows.append({"label": r["label"], "seeds": r["seeds"], "statuses": r["statuses"],
                      "ids": [x["id"] for x in r["records"]], "epochs": r["epochs"],
                      "final_val_accuracy": last[0], "final_val_accuracy_std": last[1]})
+    # the records without their per-step losses (those stay in runs/): a view of many runs stays small
+    runs = [{k: v for k, v in r.items() if k != "step_loss"} for r in records]
     return {"format": "minidl-results/1", "command": command,
             "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "store": store, "rows": rows, "runs": list(records)}
+            "store": store, "rows": rows, "runs": runs}
 
 
 def figure_data(records) -> dict:
