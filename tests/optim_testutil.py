@@ -47,7 +47,8 @@ class Spec:
     bad             (keyword arguments, fragment of the ValueError's message)
     torch           the torch.optim class of the pytorch convention; torch_variants its runs;
                     torch_names: our name -> torch's, for hyperparameters and state alike
-    keras           (transcription of Keras 3, our hyperparameters, its keyword arguments)
+    keras           (transcription of Keras 3, our hyperparameters, its keyword arguments); the same
+                    hyperparameters run real Keras 3's ``keras.optimizers.<keras_class>`` where installed
     quadratic, rosenbrock   (hyperparameters, threshold that f must be under after the steps)
     overflow_state  the state a float32 gradient of 3e38 turns Inf (its square overflows),
                     None where the rule squares nothing and takes a finite step
@@ -63,6 +64,7 @@ class Spec:
     torch_variants: tuple = ({},)
     torch_names: dict = field(default_factory=dict)
     keras: tuple = ()
+    keras_class: str | None = None
     quadratic: tuple = ({}, 0.0)
     rosenbrock: tuple = ({}, 0.0)
     overflow_state: str | None = None

@@ -5,7 +5,8 @@ module per optimizer), in the way optax's alias_test.py runs all of its optimize
   ``Rule (...)`` block for each convention; documented defaults; bad hyperparameters refused;
 * runs worked out by hand (17-digit ones and a short one per convention), weights, the rule's
   intermediate quantities (read with ``trace_update``) and the state;
-* PyTorch 2 parity (pytorch convention, float64, 100 steps) and the Keras 3 transcriptions;
+* PyTorch 2 parity (pytorch convention, float64, 100 steps), real Keras 3 parity (keras convention,
+  float64, on the torch backend) and the independent transcriptions of Keras 3's update steps;
 * bit-identical resume from ``state_dict``, float32, properties every rule has, the properties
   of each rule, convergence on a quadratic and on Rosenbrock, squares that overflow float32.
 """
@@ -23,6 +24,7 @@ from minidl import optim  # noqa: E402
 from minidl.optim import optimizer as optimizer_module  # noqa: E402
 from minidl.optim.optimizer import Optimizer, default_convention  # noqa: E402
 from optim_cases import TABLE  # noqa: E402
+from keras_testutil import keras64, keras_run  # noqa: E402,F401
 from optim_testutil import (gradients_of, host, parameter, problem, run_steps, torch64,  # noqa: E402,F401
                             torch_steps, traced_steps)
 
@@ -48,6 +50,9 @@ def same_state(a: dict, b: dict) -> None:
 # ------------------------------------------------------------------------------ the contract
 def test_the_table_covers_every_registered_optimizer_with_a_short_case_per_convention():
     assert NAMES == optim.available()
+    with_keras = {n for n in NAMES if "keras" in TABLE[n].cls.DEFAULTS}
+    assert with_keras == {n for n in NAMES if TABLE[n].keras_class and TABLE[n].keras}
+    assert {n for n in NAMES if "pytorch" in TABLE[n].cls.DEFAULTS} == {n for n in NAMES if TABLE[n].torch}
     for name in NAMES:
         short = {h.convention for h in TABLE[name].hand if h.what == "short"}
         assert short == set(TABLE[name].cls.DEFAULTS), name
@@ -150,6 +155,21 @@ def test_pytorch_convention_matches_torch(name, hyper, torch64):
     assert arrays <= set(their_state), (sorted(our_state), sorted(their_state))
     for k in set(our_state) & set(their_state):
         np.testing.assert_allclose(our_state[k], their_state[k], rtol=1e-12, atol=1e-15, err_msg=k)
+
+
+KERAS_NAMES = {"lr": "learning_rate", "beta1": "beta_1", "beta2": "beta_2", "eps": "epsilon"}
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
+@pytest.mark.parametrize("name, hyper", [pytest.param(n, k[1], id=f"{n}-{_label(k[1])}") for n in NAMES
+                                         if TABLE[n].keras_class for k in TABLE[n].keras])
+def test_keras_convention_matches_keras(name, hyper, keras64):
+    # real Keras 3 (torch backend, float64), 25 steps: Keras's own loop is slow; the transcriptions run 100
+    w0, grads = problem(5, shape=(30,), steps=25)
+    ours, _, _ = run_steps(name, grads, w0=w0, convention="keras", **hyper)
+    theirs = keras_run(keras64, TABLE[name].keras_class, w0, grads,
+                       **{KERAS_NAMES.get(k, k): v for k, v in hyper.items()})
+    assert np.abs(np.array(ours) - np.array(theirs)).max() <= 1e-12
 
 
 @pytest.mark.parametrize("name, transcription, ours, theirs",

@@ -94,6 +94,7 @@ SPEC = Spec(
     torch_variants=({}, {"rho": 0.5, "lr": 0.5}, {"weight_decay": 0.1, "eps": 1e-4}),
     keras=tuple((keras_adadelta, hyper, hyper) for hyper in ({"lr": 1.0}, {"lr": 1.0, "rho": 0.5},
                                                              {"lr": 0.5, "weight_decay": 0.05})),
+    keras_class="Adadelta",
     quadratic=({"lr": 0.1, "rho": 0.9, "eps": 1e-5}, 1e-10),
     rosenbrock=({"lr": 0.1, "rho": 0.9, "eps": 1e-6}, 0.05),
     overflow_state="square_avg",

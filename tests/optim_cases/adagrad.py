@@ -99,6 +99,7 @@ SPEC = Spec(
     torch_variants=({}, {"lr_decay": 0.01, "initial_accumulator_value": 0.1}, {"weight_decay": 0.1, "eps": 1e-6}),
     keras=tuple((keras_adagrad, hyper, hyper) for hyper in ({"lr": 0.1}, {"lr": 0.1, "initial_accumulator_value": 1.0},
                                                             {"lr": 0.1, "weight_decay": 0.05})),
+    keras_class="Adagrad",
     quadratic=({"lr": 0.3}, 1e-10),
     rosenbrock=({"lr": 1.0}, 2e-3),
     overflow_state="sum",

@@ -187,6 +187,7 @@ SPEC = Spec(
     torch_variants=tuple({"lr": 0.01, "amsgrad": a, "weight_decay": wd} for a in (False, True) for wd in (0.0, 0.05)),
     keras=tuple((keras_adam, {"lr": 0.01, "amsgrad": a, "weight_decay": wd},
                  {"lr": 0.01, "amsgrad": a, "weight_decay": wd}) for a in (False, True) for wd in (0.0, 0.05)),
+    keras_class="Adam",
     quadratic=({"lr": 0.1}, 1e-10),
     rosenbrock=({"lr": 0.1}, 1e-6),
     overflow_state="exp_avg_sq",

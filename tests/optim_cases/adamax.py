@@ -107,6 +107,7 @@ SPEC = Spec(
     torch="Adamax",
     torch_variants=({"lr": 0.01}, {"lr": 0.01, "weight_decay": 0.05}),
     keras=((keras_adamax, {"lr": 0.01}, {"lr": 0.01}),),
+    keras_class="Adamax",
     quadratic=({"lr": 0.1}, 1e-10),
     rosenbrock=({"lr": 0.3}, 1e-4),
     overflow_state=None,

@@ -99,6 +99,7 @@ SPEC = Spec(
     torch_variants=({"lr": 0.01}, {"lr": 0.01, "amsgrad": True}),    # torch's default weight_decay 0.01 is ours
     keras=tuple((keras_adamw, {"lr": 0.01, "weight_decay": 0.05, "amsgrad": a},
                  {"lr": 0.01, "weight_decay": 0.05, "amsgrad": a}) for a in (False, True)),
+    keras_class="AdamW",
     quadratic=({"lr": 0.1}, 1e-6),
     rosenbrock=({"lr": 0.1}, 1e-2),
     overflow_state="exp_avg_sq",

@@ -150,6 +150,7 @@ SPEC = Spec(
     torch_variants=tuple({"lr": 0.01, "weight_decay": wd, "momentum_decay": md}
                          for wd in (0.0, 0.05) for md in (0.004, 0.1)),
     keras=((keras_nadam, {"lr": 0.01}, {"lr": 0.01}),),
+    keras_class="Nadam",
     quadratic=({"lr": 0.1}, 1e-10),
     rosenbrock=({"lr": 0.03}, 1e-3),
     overflow_state="exp_avg_sq",

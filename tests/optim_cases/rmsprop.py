@@ -156,6 +156,7 @@ SPEC = Spec(
     keras=tuple((keras_rmsprop, hyper, hyper) for hyper in (
         {"lr": 0.01}, {"lr": 0.01, "centered": True}, {"lr": 0.01, "momentum": 0.9},
         {"lr": 0.01, "centered": True, "momentum": 0.5, "weight_decay": 0.05})),
+    keras_class="RMSprop",
     quadratic=({"lr": 0.003}, 1e-4),
     rosenbrock=({"lr": 0.003}, 1e-2),
     overflow_state="square_avg",

@@ -124,6 +124,7 @@ SPEC = Spec(
     keras=tuple((keras_sgd, hyper, hyper) for hyper in ({"lr": 0.01}, {"lr": 0.01, "momentum": 0.9},
                                                         {"lr": 0.01, "momentum": 0.9, "nesterov": True},
                                                         {"lr": 0.01, "momentum": 0.9, "weight_decay": 0.05})),
+    keras_class="SGD",
     quadratic=({"lr": 0.1}, 1e-10),
     rosenbrock=({"lr": 0.001, "momentum": 0.9}, 1e-6),
     overflow_state=None,
