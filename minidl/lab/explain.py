@@ -239,5 +239,6 @@ def format_markdown(result: ExplainResult, digits: int = 6) -> str:
     for t, rows in enumerate(result.steps, start=1):
         for i, (sym, desc, val) in enumerate(rows):
             cells = " | ".join(_cells(val, width, digits))
-            lines.append(f"| {t if i == 0 else ''} | `{sym}` | {cells} | `{desc.replace('|', '/')}` |")
+            formula = desc.replace("|", "\\|")        # a | inside a table cell must be escaped
+            lines.append(f"| {t if i == 0 else ''} | `{sym}` | {cells} | `{formula}` |")
     return "\n".join(lines + ["", _agreement(result)])

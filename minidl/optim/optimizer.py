@@ -117,28 +117,43 @@ class Optimizer:
 
     def _our_names(self, given: dict, allowed: dict) -> dict:
         """Keras's or PyTorch's spelling of a hyperparameter, under its convention, as minidl's
-        (``learning_rate`` -> ``lr``, ``betas=(b1, b2)`` -> ``beta1, beta2``); a spelling of
-        another convention is refused, saying which name to write."""
+        (``learning_rate`` -> ``lr``, ``betas=(b1, b2)`` -> ``beta1, beta2``).  A spelling of
+        another convention is refused, saying which name to write; so is a setting given twice
+        (``lr`` and ``learning_rate``)."""
         names = {c: {**FRAMEWORK_NAMES.get(c, {}), **self.FRAMEWORK_NAMES.get(c, {})}
                  for c in {*FRAMEWORK_NAMES, *self.FRAMEWORK_NAMES}}
-        mine = names.get(self.convention, {})
-        out = {}
+        out, spelled = {}, {}
         for key, value in given.items():
-            ours = mine.get(key)
+            ours = names.get(self.convention, {}).get(key)
             targets = ours if isinstance(ours, tuple) else (ours,)
             if key in allowed or ours is None or not set(targets) <= set(allowed):
-                other = next((c for c, m in names.items() if key in m and key not in allowed), None)
-                if other is not None and other != self.convention:
-                    raise ValueError(f"{type(self).__name__}: {key!r} is the {other} convention's name; under "
-                                     f"the {self.convention} convention write {_spelling(names[other][key])}")
-                out[key] = value                    # minidl's own name (or unknown: reported later)
-            elif isinstance(ours, tuple):           # betas=(b1, b2) -> beta1, beta2
+                self._refuse_other_spelling(key, names, allowed)
+                targets, values = (key,), (value,)       # minidl's own name (or unknown: reported later)
+            elif isinstance(ours, tuple):                # betas=(b1, b2) -> beta1, beta2
                 if not isinstance(value, (tuple, list)) or len(value) != len(ours):
                     raise ValueError(f"Invalid {key}: {value!r} (expected {len(ours)} numbers)")
-                out.update(zip(ours, value))
+                values = tuple(value)
             else:
-                out[ours] = value
+                values = (value,)
+            for target, v in zip(targets, values):
+                if target in out:
+                    raise ValueError(f"{type(self).__name__}: {target} is given twice "
+                                     f"(as {spelled[target]!r} and as {key!r}); give it once")
+                out[target], spelled[target] = v, key
         return out
+
+    def _refuse_other_spelling(self, key, names, allowed) -> None:
+        other = next((c for c, m in names.items() if key in m and c != self.convention), None)
+        if other is None or key in allowed:
+            return
+        ours = names[other][key]
+        wanted = ours if isinstance(ours, tuple) else (ours,)
+        if set(wanted) <= set(allowed):
+            raise ValueError(f"{type(self).__name__}: {key!r} is the {other} convention's name; under the "
+                             f"{self.convention} convention write {_spelling(ours)}")
+        raise ValueError(f"{type(self).__name__}: {key!r} is the {other} convention's name for "
+                         f"{', '.join(wanted)}, which the {self.convention} convention does not have "
+                         f"(accepted: {', '.join(sorted(allowed))})")
 
     # ----------------------------------------------------------- groups
     def add_param_group(self, group: dict) -> None:
