@@ -51,26 +51,22 @@ def resolved_optimizer(spec) -> dict:
 
 
 def dataset_fingerprint(name: str, data_dir=None) -> dict:
-    """What identifies the data set's content: ``minidl.data.fingerprint`` where it exists,
-    else the data set's name and each of its files' name and size."""
+    """What identifies the data set's content (``minidl.data.fingerprint``: the sha256 of each
+    file; for the embedded set, its generator's version and parameters)."""
     from minidl import data as D
 
-    fingerprint = getattr(D, "fingerprint", None)
-    if fingerprint is not None:
-        return fingerprint(name, data_dir=data_dir)
-    if name not in D.DATASETS:
-        return {"name": name}
-    files = []
-    for split in ("train", "test"):
-        source = D.load_dataset(name, split, data_dir=data_dir).source
-        folder = source.split(": ", 1)[1] if ": " in source else source
-        for fspec in D.DATASETS[name].files[split]:
-            for candidate in (fspec.name + ".gz", fspec.name):
-                path = os.path.join(folder, candidate)
-                if os.path.isfile(path):
-                    files.append({"file": candidate, "bytes": os.path.getsize(path)})
-                    break
-    return {"name": name, "files": files}
+    return D.fingerprint(name, data_dir=data_dir)
+
+
+def content_identity(fingerprint: dict) -> dict:
+    """The part of a fingerprint that says which images and labels a run saw: the sha256 of
+    each file's uncompressed content, so a .gz and a raw copy of one file are the same data."""
+    files = fingerprint.get("files")
+    if not isinstance(files, dict):
+        return fingerprint
+    return {"name": fingerprint.get("name"),
+            "content_sha256": {k: (v.get("content_sha256") or v.get("sha256")) if isinstance(v, dict) else v
+                               for k, v in sorted(files.items())}}
 
 
 def make_config(spec, *, seed: int, epochs: int, batch_size: int, dataset: str, fingerprint: dict,
@@ -80,13 +76,13 @@ def make_config(spec, *, seed: int, epochs: int, batch_size: int, dataset: str, 
     import minidl
 
     return {
-        "problem": problem, "dataset": dataset, "data": fingerprint,
+        "problem": problem, "dataset": dataset, "data": content_identity(fingerprint),
         "train_subset": train_subset, "val_subset": val_subset,
         "optimizer": resolved_optimizer(spec), "batch_size": int(batch_size), "epochs": int(epochs),
         "seed": int(seed), "backend": backend, "dtype": dtype, "flush_denormals": True,
         "minidl": minidl.__version__,
         "label": label if label is not None else spec.label, "note": note, "data_dir": data_dir,
-        "verbose": verbose,
+        "data_files": fingerprint, "verbose": verbose,
     }
 
 

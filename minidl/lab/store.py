@@ -4,7 +4,7 @@ A *configuration* is a plain dict that says everything a run depends on (the opt
 with every default resolved, its convention, the seed, the problem, the data set and the
 fingerprint of its files, the subsets, epochs, batch size, backend, dtype and minidl's
 version) plus a few keys that only describe it (:data:`DESCRIPTIVE`: the label, a note,
-where the files were found, how much progress to print).  Its *id* is the sha256 of the
+where the files were found and how they were stored, how much progress to print).  Its *id* is the sha256 of the
 rest, as canonical JSON, cut to :data:`ID_LENGTH` hex digits: the same run has the same id
 on every machine and under every label.
 
@@ -38,7 +38,7 @@ from minidl import fileio
 RECORD_FORMAT = "minidl-run/1"
 ID_LENGTH = 24
 #: configuration keys that describe a run without changing it (left out of its id)
-DESCRIPTIVE = ("label", "note", "data_dir", "verbose")
+DESCRIPTIVE = ("label", "note", "data_dir", "data_files", "verbose")
 STATUSES = ("ok", "diverged", "failed", "interrupted")
 FINAL = ("ok", "diverged")
 #: a record larger than this is not read (a foreign file; records are well under 10 MB)

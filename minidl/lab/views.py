@@ -30,7 +30,7 @@ def flat_config(record: dict) -> dict:
     settings, ``optimizer`` (its name), ``convention``, each hyperparameter, ``label``,
     ``status`` and ``id``."""
     config = record["config"]
-    flat = {k: v for k, v in config.items() if k not in ("optimizer", "data")}
+    flat = {k: v for k, v in config.items() if k not in ("optimizer", "data", "data_files")}
     optimizer = config.get("optimizer") or {}
     flat.update(optimizer.get("hyper") or {})
     flat.update(optimizer=optimizer.get("name"), convention=optimizer.get("convention"),
@@ -61,7 +61,8 @@ def group_rows(records) -> list:
         if len(same) < 2:
             continue
         flats = [flat_config(row["records"][0]) for row in same]
-        keys = sorted({k for f in flats for k in f} - {"seed", "id", "label", "status", "verbose", "data_dir", "note"})
+        keys = sorted({k for f in flats for k in f} - {"seed", "id", "label", "status", "verbose", "data_dir", "note",
+                                                       "data_files"})
         differ = [k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flats}) > 1]
         for row, flat in zip(same, flats):
             row["label"] += " [" + ", ".join(f"{k}={flat.get(k)}" for k in differ) + "]"
