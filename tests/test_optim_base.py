@@ -164,20 +164,20 @@ def test_betas_must_be_a_pair():
         Adam(make_params(), convention="pytorch", betas=(0.9, 0.99, 0.5))
 
 
-@pytest.mark.xfail(strict=True, reason="minidl/optim/optimizer.py Optimizer._our_names: when a hyperparameter "
-                                       "is given under both spellings, the later one silently wins")
 def test_one_hyperparameter_under_two_spellings_is_refused():
-    with pytest.raises(ValueError, match="lr"):
-        Adam(make_params(), lr=0.1, learning_rate=0.2)          # today: lr = 0.2, no error
+    with pytest.raises(ValueError, match=r"Adam: lr is given twice \(as 'lr' and as 'learning_rate'\); give it once"):
+        Adam(make_params(), lr=0.1, learning_rate=0.2)
+    with pytest.raises(ValueError, match=r"beta1 is given twice \(as 'beta1' and as 'betas'\)"):
+        Adam(make_params(), convention="pytorch", beta1=0.1, betas=(0.5, 0.6))
+    with pytest.raises(ValueError, match=r"SGD: lr is given twice"):
+        SGD([{"params": make_params(), "lr": 0.1, "learning_rate": 0.2}])
 
 
-@pytest.mark.xfail(strict=True, reason="minidl/optim/optimizer.py Optimizer._our_names: under the paper "
-                                       "convention Adamax has no eps, yet the message says 'write eps=...', which "
-                                       "is refused in turn")
-def test_the_advice_for_a_foreign_spelling_names_a_hyperparameter_that_exists():
-    with pytest.raises(ValueError) as refused:
+def test_a_foreign_spelling_of_a_hyperparameter_this_convention_lacks_says_so():
+    # Adamax has no eps under the paper convention: the message must not advise eps=..., refused in turn
+    with pytest.raises(ValueError, match=r"Adamax: 'epsilon' is the keras convention's name for eps, which the "
+                                         r"paper convention does not have \(accepted: beta1, beta2, .*lr"):
         optim.Adamax(make_params(), convention="paper", epsilon=1e-8)
-    assert "write eps=" not in str(refused.value)
 
 
 # ------------------------------------------------------------------ groups and lr changes
