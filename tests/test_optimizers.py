@@ -23,8 +23,8 @@ from minidl import backend as B  # noqa: E402
 from minidl import optim  # noqa: E402
 from minidl.optim import optimizer as optimizer_module  # noqa: E402
 from minidl.optim.optimizer import Optimizer, default_convention  # noqa: E402
-from optim_cases import TABLE  # noqa: E402
 from keras_testutil import keras64, keras_run  # noqa: E402,F401
+from optim_cases import TABLE  # noqa: E402
 from optim_testutil import (gradients_of, host, parameter, problem, run_steps, torch64,  # noqa: E402,F401
                             torch_steps, traced_steps)
 
