@@ -467,7 +467,8 @@ def test_mask_stream_draws_in_place_when_the_background_draw_failed(monkeypatch)
 VARIANTS = {"sgd": [{}, {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True}],
             "rmsprop": [{}, {"centered": True, "momentum": 0.5}],
             "adam": [{}, {"amsgrad": True}],
-            "adamw": [{}], "adamax": [{}], "nadam": [{}], "adagrad": [{}], "adadelta": [{}], "rprop": [{}]}
+            "adamw": [{}], "adamax": [{}], "nadam": [{}], "adagrad": [{}], "adadelta": [{}], "rprop": [{}],
+            "lion": [{}, {"beta1": 1.0, "beta2": 0.5}]}
 
 
 def _cases():
