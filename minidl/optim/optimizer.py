@@ -183,9 +183,13 @@ class Optimizer:
         if "lr" in group:
             check_lr(group["lr"])
         check_nonnegative(group["weight_decay"], "weight_decay")
-        for option in ("clipnorm", "global_clipnorm", "clipvalue"):
-            if group[option] is not None:
-                check_positive(group[option], option)
+        clipping_options = [option for option in ("clipnorm", "global_clipnorm", "clipvalue")
+                            if group[option] is not None]
+        for option in clipping_options:
+            check_positive(group[option], option)
+        if len(clipping_options) > 1:
+            raise ValueError(f"Invalid clipping: only one of clipnorm, global_clipnorm and clipvalue can be "
+                             f"set, got {', '.join(f'{o}={group[o]!r}' for o in clipping_options)}")
         self.validate(group)
 
     def validate(self, group) -> None:

@@ -7,7 +7,6 @@ thing wrong.  Nothing of the optimizer is modified here.
 from __future__ import annotations
 
 from minidl import backend as B
-from minidl.optim.validation import is_number
 
 
 def checked_state(opt, saved) -> tuple:
@@ -98,16 +97,20 @@ def _checked_entries(opt, p, group, entries, where) -> dict:
             if B.is_array(value) and value.ndim == 0:
                 value = value.item()
             if not _same_kind(value, model):
-                raise ValueError(f"{where}: {k!r} is {value!r}, expected a {type(model).__name__}")
-            restored[k] = type(model)(value) if model is not None else value
+                raise ValueError(f"{where}: {k!r} is {value!r}, expected "
+                                 f"{'an integer >= 0' if isinstance(model, int) else 'a ' + type(model).__name__}")
+            restored[k] = type(model)(value) if model is not None else value   # numpy numbers -> Python
     return restored
 
 
 def _same_kind(value, model) -> bool:
+    """``value`` can stand for ``model``'s number: the same kind (a count is a non-negative
+    integer, a numpy integer included; a float is finite or infinite, not NaN)."""
     if model is None or isinstance(model, bool):
         return type(value) is type(model)
     if isinstance(model, int):
-        return isinstance(value, int) and not isinstance(value, bool)
+        return isinstance(value, (int, B.np.integer)) and not isinstance(value, bool) and value >= 0
     if isinstance(model, float):
-        return is_number(value) or (isinstance(value, float) and value == value)   # inf allowed, NaN not
+        return (isinstance(value, (int, float, B.np.floating, B.np.integer)) and not isinstance(value, bool)
+                and value == value)                                           # inf allowed, NaN not
     return isinstance(value, type(model))

@@ -9,6 +9,7 @@ runs (a checkpoint exists when it does).  Each can also be passed to fit by hand
 from __future__ import annotations
 
 import sys
+import time
 
 from minidl.train.callbacks import Callback
 from minidl.train.checkpoint import save_checkpoint
@@ -19,13 +20,17 @@ def _epoch_label(desc, epoch, epochs) -> str:
 
 
 class ProgressBar(Callback):
-    """``verbose=1``: a tqdm bar per epoch on stderr, with the running loss and accuracy,
-    and the validation loss and accuracy when the epoch ends."""
+    """``verbose=1``: a tqdm bar per epoch on stderr, with the running loss and accuracy
+    (read at most every ``REFRESH_SECONDS``: reading the accuracy synchronises a GPU), and the
+    validation loss and accuracy when the epoch ends."""
+
+    REFRESH_SECONDS = 0.5
 
     def __init__(self, desc: str | None = None):
         super().__init__()
         self.desc = desc
         self._bar = None
+        self._shown = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
         from tqdm.auto import tqdm   # imported when a bar is first shown
@@ -34,7 +39,10 @@ class ProgressBar(Callback):
                          unit="step", file=sys.stderr, leave=True)
 
     def on_train_batch_end(self, batch, logs=None):
-        self._bar.set_postfix({"loss": f"{logs['loss']:.4f}", "acc": f"{logs['accuracy']:.4f}"}, refresh=False)
+        now = time.monotonic()
+        if now - self._shown >= self.REFRESH_SECONDS or batch + 1 == self.params["steps"]:
+            self._bar.set_postfix({"loss": f"{logs['loss']:.4f}", "acc": f"{logs['accuracy']:.4f}"}, refresh=False)
+            self._shown = now
         self._bar.update(1)
 
     def on_epoch_end(self, epoch, logs=None):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from minidl import backend as B
@@ -70,9 +71,38 @@ class EpochTotals:
     def accuracy(self) -> float:
         return int(self.correct) / self.seen if self.seen else math.nan   # a device read on the GPU
 
-    def logs(self, lr) -> dict:
+    def logs(self, lr) -> "StepLogs":
         """A step's ``logs``: the epoch's running ``loss`` and ``accuracy`` so far, and ``lr``."""
-        return {"loss": self.loss(), "accuracy": self.accuracy(), "lr": lr}
+        return StepLogs(self, lr)
+
+
+class StepLogs(Mapping):
+    """A step's logs, read-only: ``loss``, ``accuracy`` and ``lr``.  The running accuracy is
+    counted on the device; it is read back (one synchronisation on the GPU) only when a
+    callback asks for it, as the progress bar does at most a few times a second."""
+
+    KEYS = ("loss", "accuracy", "lr")
+
+    def __init__(self, totals, lr):
+        self._totals, self._lr = totals, lr
+
+    def __getitem__(self, key):
+        if key == "loss":
+            return self._totals.loss()
+        if key == "accuracy":
+            return self._totals.accuracy()
+        if key == "lr":
+            return self._lr
+        raise KeyError(key)
+
+    def __iter__(self):
+        return iter(self.KEYS)
+
+    def __len__(self):
+        return len(self.KEYS)
+
+    def __repr__(self):
+        return f"StepLogs(loss={self['loss']!r}, lr={self._lr!r})"
 
 
 def first_lr(optimizer):
