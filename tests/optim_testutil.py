@@ -47,8 +47,9 @@ class Spec:
     bad             (keyword arguments, fragment of the ValueError's message)
     torch           the torch.optim class of the pytorch convention; torch_variants its runs;
                     torch_names: our name -> torch's, for hyperparameters and state alike
-    keras           (transcription of Keras 3, our hyperparameters, its keyword arguments); the same
-                    hyperparameters run real Keras 3's ``keras.optimizers.<keras_class>`` where installed
+    keras           (transcription of Keras 3, our hyperparameters, its keyword arguments)
+    keras_class     the class of ``keras.optimizers`` of the keras convention, run on keras_variants
+                    (our hyperparameters; by default those of the transcriptions) where Keras 3 is installed
     quadratic, rosenbrock   (hyperparameters, threshold that f must be under after the steps)
     overflow_state  the state a float32 gradient of 3e38 turns Inf (its square overflows),
                     None where the rule squares nothing and takes a finite step
@@ -65,6 +66,7 @@ class Spec:
     torch_names: dict = field(default_factory=dict)
     keras: tuple = ()
     keras_class: str | None = None
+    keras_variants: tuple = ()
     quadratic: tuple = ({}, 0.0)
     rosenbrock: tuple = ({}, 0.0)
     overflow_state: str | None = None
@@ -73,6 +75,10 @@ class Spec:
     @property
     def cls(self):
         return optim.REGISTRY[self.name]
+
+    def keras_runs(self):
+        """Our hyperparameters of every run against real Keras 3."""
+        return self.keras_variants or tuple(ours for _, ours, _ in self.keras)
 
     def cases(self):
         """``(convention, variant)`` for every convention and every variant it accepts."""

@@ -51,7 +51,7 @@ def same_state(a: dict, b: dict) -> None:
 def test_the_table_covers_every_registered_optimizer_with_a_short_case_per_convention():
     assert NAMES == optim.available()
     with_keras = {n for n in NAMES if "keras" in TABLE[n].cls.DEFAULTS}
-    assert with_keras == {n for n in NAMES if TABLE[n].keras_class and TABLE[n].keras}
+    assert with_keras == {n for n in NAMES if TABLE[n].keras_class and TABLE[n].keras_runs()}
     assert {n for n in NAMES if "pytorch" in TABLE[n].cls.DEFAULTS} == {n for n in NAMES if TABLE[n].torch}
     for name in NAMES:
         short = {h.convention for h in TABLE[name].hand if h.what == "short"}
@@ -161,8 +161,8 @@ KERAS_NAMES = {"lr": "learning_rate", "beta1": "beta_1", "beta2": "beta_2", "eps
 
 
 @pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
-@pytest.mark.parametrize("name, hyper", [pytest.param(n, k[1], id=f"{n}-{_label(k[1])}") for n in NAMES
-                                         if TABLE[n].keras_class for k in TABLE[n].keras])
+@pytest.mark.parametrize("name, hyper", [pytest.param(n, h, id=f"{n}-{_label(h)}") for n in NAMES
+                                         if TABLE[n].keras_class for h in TABLE[n].keras_runs()])
 def test_keras_convention_matches_keras(name, hyper, keras64):
     # real Keras 3 (torch backend, float64), 25 steps: Keras's own loop is slow; the transcriptions run 100
     w0, grads = problem(5, shape=(30,), steps=25)
