@@ -468,7 +468,8 @@ VARIANTS = {"sgd": [{}, {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True}],
             "rmsprop": [{}, {"centered": True, "momentum": 0.5}],
             "adam": [{}, {"amsgrad": True}],
             "adamw": [{}], "adamax": [{}], "nadam": [{}], "adagrad": [{}], "adadelta": [{}], "rprop": [{}],
-            "lion": [{}, {"beta1": 1.0, "beta2": 0.5}]}
+            "lion": [{}, {"beta1": 1.0, "beta2": 0.5}],
+            "radam": [{}, {"decoupled_weight_decay": True}]}
 
 
 def _cases():
