@@ -19,6 +19,7 @@ from minidl.optim.adamw import AdamW
 from minidl.optim.adamax import Adamax
 from minidl.optim.nadam import Nadam
 from minidl.optim.radam import RAdam
+from minidl.optim.asgd import ASGD
 from minidl.optim.lion import Lion
 from minidl.optim import schedules
 
@@ -35,6 +36,7 @@ REGISTRY = {
     "nadam": Nadam,
     "lion": Lion,
     "radam": RAdam,
+    "asgd": ASGD,
 }
 
 
@@ -52,7 +54,7 @@ def create(name: str, params, **hyperparameters) -> Optimizer:
 
 
 __all__ = ["Optimizer", "CONVENTIONS", "SGD", "Adagrad", "RMSprop", "Adadelta", "Rprop", "Adam", "AdamW",
-           "Adamax", "Nadam", "RAdam", "Lion", "schedules", "REGISTRY", "available", "create",
+           "Adamax", "Nadam", "RAdam", "ASGD", "Lion", "schedules", "REGISTRY", "available", "create",
            "clip_grad_norm", "clip_grad_value", "clipping", "weight_decay",
            "check_lr", "check_range", "check_positive", "check_nonnegative", "check_bool", "check_pair",
            "check_int", "check_choice"]
