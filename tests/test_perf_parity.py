@@ -469,7 +469,8 @@ VARIANTS = {"sgd": [{}, {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True}],
             "adam": [{}, {"amsgrad": True}],
             "adamw": [{}], "adamax": [{}], "nadam": [{}], "adagrad": [{}], "adadelta": [{}], "rprop": [{}],
             "lion": [{}, {"beta1": 1.0, "beta2": 0.5}],
-            "radam": [{}, {"decoupled_weight_decay": True}]}
+            "radam": [{}, {"decoupled_weight_decay": True}],
+            "asgd": [{}, {"t0": 2.0}]}
 
 
 def _cases():
