@@ -1,5 +1,6 @@
 """Lion: the sign of an interpolation between momentum and gradient, the same rule under keras and paper
-(only the defaults differ); Algorithm 2's decoupled weight decay.  Real Keras 3 parity: tests/test_optim_lion.py."""
+(only the defaults differ); Algorithm 2's decoupled weight decay.  Real Keras 3 over 100 steps:
+tests/test_optim_lion.py."""
 import numpy as np
 import pytest
 
@@ -12,8 +13,10 @@ from optim_testutil import Hand, Spec, parameter, problem, run_steps
 #      m = 0.99*[0.01, -0.02] + 0.01*[-3, 1] = [0.0099 - 0.03, -0.0198 + 0.01] = [-0.0201, -0.0098]
 # t=3: c = 0.9*[-0.0201, -0.0098] + 0.1*[0.01, 0.01] = [-0.01809 + 0.001, -0.00882 + 0.001] = [-0.01709, -0.00782]
 #      sign = [-1, -1]: both elements move up although g_3 > 0, the momentum outweighs the small gradient
-#      m = 0.99*[-0.0201, -0.0098] + 0.01*[0.01, 0.01] = [-0.019899 + 0.0001, -0.009702 + 0.0001] = [-0.019799, -0.009602]
-# keras (lr 0.001): w = [0.999, -1.999], [1, -2], [1.001, -1.999];  paper (lr 1e-4): [0.9999, -1.9999], [1, -2], [1.0001, -1.9999]
+#      m = 0.99*[-0.0201, -0.0098] + 0.01*[0.01, 0.01] = [-0.019899 + 0.0001, -0.009702 + 0.0001]
+#        = [-0.019799, -0.009602]
+# keras (lr 0.001): w = [0.999, -1.999], [1, -2], [1.001, -1.999]
+# paper (lr 1e-4):  w = [0.9999, -1.9999], [1, -2], [1.0001, -1.9999]
 GRADS = ((1.0, -2.0), (-3.0, 1.0), (0.01, 0.01))
 TRACE = {1: {"c": [0.1, -0.2], "m": [0.01, -0.02]},
          2: {"c": [-0.291, 0.082], "m": [-0.0201, -0.0098]},
@@ -85,6 +88,8 @@ SPEC = Spec(
          ({"beta2": -0.1}, "beta2"), ({"beta2": 1.1}, "beta2"), ({"lr": -0.001}, "lr"),
          ({"lr": float("inf")}, "lr"), ({"eps": 1e-8}, "eps"), ({"momentum": 0.9}, "momentum"),
          ({"weight_decay": -0.1}, "weight_decay"), ({"convention": "pytorch"}, "convention")),
+    keras_class="Lion",
+    keras_variants=({}, {"lr": 0.01, "weight_decay": 0.05}, {"lr": 0.01, "beta1": 0.8, "beta2": 0.95}),
     quadratic=({"lr": 0.01}, 1e-3),
     rosenbrock=({"lr": 0.001}, 2e-3),
     overflow_state=None,
