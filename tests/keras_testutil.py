@@ -8,6 +8,7 @@ gradients ``grads`` and returns the weights after each step.
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -40,7 +41,9 @@ def keras_run(keras, cls_name, w0, grads, **kwargs):
     var = keras.Variable(np.array(w0, dtype=np.float64), dtype="float64")
     opt = getattr(keras.optimizers, cls_name)(**kwargs)
     out = []
-    for g in grads:
-        opt.apply_gradients([(keras.ops.convert_to_tensor(np.array(g, dtype=np.float64), dtype="float64"), var)])
-        out.append(np.array(keras.ops.convert_to_numpy(var), dtype=np.float64))
+    with warnings.catch_warnings():      # Keras's torch backend warns about numpy's __array__ copy keyword
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for g in grads:
+            opt.apply_gradients([(keras.ops.convert_to_tensor(np.array(g, dtype=np.float64), dtype="float64"), var)])
+            out.append(np.array(keras.ops.convert_to_numpy(var), dtype=np.float64))
     return out

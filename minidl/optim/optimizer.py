@@ -232,8 +232,11 @@ class Optimizer:
                 for p, g in zip(params, grads):
                     state = self.state_for(p, group)
                     g = weight_decay.apply(p.data, g, group, self.decouples_weight_decay(group))
-                    self.update(p.data, g, state, group)      # the rule: the optimizer's own file
-                    if before is not None:
+                    if before is None:
+                        self.update(p.data, g, state, group)      # the rule: the optimizer's own file
+                    else:
+                        with B.np.errstate(over="ignore", invalid="ignore"):   # checked right after
+                            self.update(p.data, g, state, group)
                         self._refuse_non_finite(p, state, before)
         return loss
 
