@@ -21,6 +21,7 @@ from minidl.optim.nadam import Nadam
 from minidl.optim.radam import RAdam
 from minidl.optim.asgd import ASGD
 from minidl.optim.lion import Lion
+from minidl.optim.lamb import Lamb
 from minidl.optim import schedules
 
 #: name -> class; the names used by ``create`` and by ``minidl compare`` row specs
@@ -35,6 +36,7 @@ REGISTRY = {
     "adamax": Adamax,
     "nadam": Nadam,
     "lion": Lion,
+    "lamb": Lamb,
     "radam": RAdam,
     "asgd": ASGD,
 }
@@ -54,7 +56,7 @@ def create(name: str, params, **hyperparameters) -> Optimizer:
 
 
 __all__ = ["Optimizer", "CONVENTIONS", "SGD", "Adagrad", "RMSprop", "Adadelta", "Rprop", "Adam", "AdamW",
-           "Adamax", "Nadam", "RAdam", "ASGD", "Lion", "schedules", "REGISTRY", "available", "create",
+           "Adamax", "Nadam", "RAdam", "ASGD", "Lion", "Lamb", "schedules", "REGISTRY", "available", "create",
            "clip_grad_norm", "clip_grad_value", "clipping", "weight_decay",
            "check_lr", "check_range", "check_positive", "check_nonnegative", "check_bool", "check_pair",
            "check_int", "check_choice"]
