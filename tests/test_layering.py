@@ -29,7 +29,6 @@ ALLOWED = {
     "gradient_check": {"backend", "tensor"},
     "models": {"backend", "tensor", "ops", "nn"},
     "perf": CORE,
-    "cpu": {"perf"},
     "train": CORE | {"perf", "__init__"},
     "testing": CORE | {"perf", "train", "__init__"},
     "lab": CORE | {"perf", "train", "__init__"},

@@ -1,39 +1,39 @@
-"""minidl.cpu: the elementwise thread pool, denormal flushing."""
+"""minidl.perf.threads and minidl.perf.denormals: the elementwise thread pool, BLAS limits, denormal flushing."""
 import threading
 
 import numpy as np
 import pytest
 
 from minidl import backend as B
-from minidl import cpu, models, ops, optim
+from minidl import models, ops, optim
+from minidl.perf import denormals, threads
 from minidl.train import Callback, fit
 
-needs_flush = pytest.mark.skipif(not cpu.denormal_flushing_supported(),
+needs_flush = pytest.mark.skipif(not denormals.supported(),
                                  reason="the CPU's denormal modes cannot be set on this platform")
 
 
 @pytest.fixture
-def threads():
+def set_threads():
     """Set minidl's thread count for one test, restoring it afterwards."""
-    before = cpu.num_threads()
-    yield cpu.set_num_threads
-    cpu.set_num_threads(before)
+    before = threads.num_threads()
+    yield threads.set_num_threads
+    threads.set_num_threads(before)
 
 
 # ------------------------------------------------------------------ threads
-@pytest.mark.parametrize("n, parts", [(0, 2), (5, 2), (100, 1), (100, 3), (1000, 4), (65536 * 3 + 7, 2)])
-def test_split_range_covers_everything_once(n, parts):
-    ranges = cpu.split_range(n, parts)
+@pytest.mark.parametrize("n, parts, count", [(0, 2, 0), (5, 2, 1), (100, 1, 1), (100, 3, 3), (40, 3, 2),
+                                             (1000, 4, 4), (65536 * 3 + 7, 2, 2)])
+def test_split_range_covers_everything_once(n, parts, count):
+    ranges = threads.split_range(n, parts)
     covered = [i for lo, hi in ranges for i in range(lo, hi)]
     assert covered == list(range(n))
-    assert len(ranges) <= parts
     assert all(lo % 16 == 0 for lo, _ in ranges)
-    if n >= 16 * parts:
-        assert len(ranges) == parts
+    assert len(ranges) == count          # as many as asked, fewer only where parts would be under 16
 
 
-def test_parallel_map_keeps_order_and_uses_threads(threads):
-    threads(3)
+def test_parallel_map_keeps_order_and_uses_threads(set_threads):
+    set_threads(3)
     seen = set()
     barrier = threading.Barrier(3, timeout=10)
 
@@ -42,18 +42,18 @@ def test_parallel_map_keeps_order_and_uses_threads(threads):
         barrier.wait()            # all three items run at once, so three threads
         return i * i
 
-    assert cpu.parallel_map(work, range(3)) == [0, 1, 4]
+    assert threads.parallel_map(work, range(3)) == [0, 1, 4]
     assert len(seen) == 3
 
 
-def test_parallel_map_with_one_thread_runs_in_the_caller(threads):
-    threads(1)
-    idents = cpu.parallel_map(lambda _: threading.get_ident(), range(4))
+def test_parallel_map_with_one_thread_runs_in_the_caller(set_threads):
+    set_threads(1)
+    idents = threads.parallel_map(lambda _: threading.get_ident(), range(4))
     assert set(idents) == {threading.get_ident()}
 
 
-def test_parallel_map_raises_after_every_item_finished(threads):
-    threads(2)
+def test_parallel_map_raises_after_every_item_finished(set_threads):
+    set_threads(2)
     done = []
 
     def work(i):
@@ -62,14 +62,14 @@ def test_parallel_map_raises_after_every_item_finished(threads):
         done.append(i)
 
     with pytest.raises(KeyError, match="item 1"):
-        cpu.parallel_map(work, range(4))
+        threads.parallel_map(work, range(4))
     assert sorted(done) == [0, 2, 3]
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
 def test_set_num_threads_checks_its_argument(bad):
     with pytest.raises(ValueError, match="set_num_threads: n must be an integer >= 1"):
-        cpu.set_num_threads(bad)
+        threads.set_num_threads(bad)
 
 
 # --------------------------------------------------------- denormal flushing
@@ -79,35 +79,35 @@ TINY64 = np.float64(1e-310)     # subnormal in float64
 
 @needs_flush
 def test_flush_denormals_flushes_inside_and_restores_after():
-    assert not cpu.denormals_flushed()
+    assert not denormals.flushed()
     assert TINY32 * np.float32(1) == TINY32
-    with cpu.flush_denormals():
-        assert cpu.denormals_flushed()
+    with denormals.flush():
+        assert denormals.flushed()
         assert TINY32 * np.float32(1) == 0 and TINY64 * 1.0 == 0
         assert np.all(np.full(1000, TINY32) * np.float32(0.5) == 0)
         assert np.float32(1e-30) * np.float32(1e-10) == 0     # a subnormal result (1e-40) is flushed too
-        with cpu.flush_denormals(False):                      # nested: IEEE again, then back
+        with denormals.flush(False):                      # nested: IEEE again, then back
             assert TINY32 * np.float32(1) == TINY32
-        assert cpu.denormals_flushed()
-    assert not cpu.denormals_flushed()
+        assert denormals.flushed()
+    assert not denormals.flushed()
     assert TINY32 * np.float32(1) == TINY32
 
 
 @needs_flush
 def test_flush_denormals_restores_after_an_exception():
     with pytest.raises(RuntimeError):
-        with cpu.flush_denormals():
+        with denormals.flush():
             raise RuntimeError("boom")
-    assert not cpu.denormals_flushed()
+    assert not denormals.flushed()
 
 
 @needs_flush
-def test_parallel_map_workers_follow_the_callers_mode(threads):
-    threads(2)
+def test_parallel_map_workers_follow_the_callers_mode(set_threads):
+    set_threads(2)
     tiny = np.full(4, TINY32)
     for mode in (True, False, True):
-        with cpu.flush_denormals(mode):
-            out = cpu.parallel_map(lambda _: (cpu.denormals_flushed(), float((tiny * np.float32(1))[0])), range(2))
+        with denormals.flush(mode):
+            out = threads.parallel_map(lambda _: (denormals.flushed(), float((tiny * np.float32(1))[0])), range(2))
         assert out == [(mode, 0.0 if mode else float(TINY32))] * 2
 
 
@@ -117,7 +117,7 @@ class _Mode(Callback):
         self.modes = []
 
     def on_step_end(self, step, loss):
-        self.modes.append(cpu.denormals_flushed())
+        self.modes.append(denormals.flushed())
 
 
 @needs_flush
@@ -132,7 +132,7 @@ def test_fit_trains_with_denormals_flushed_unless_told_not_to(flush):
     fit(model, optim.create("sgd", model.parameters()), (x, y), epochs=1, batch_size=16, verbose=0,
         callbacks=[spy], flush_denormals=flush)
     assert spy.modes == [flush, flush]
-    assert not cpu.denormals_flushed()
+    assert not denormals.flushed()
 
 
 def test_fit_checks_flush_denormals():
@@ -149,20 +149,33 @@ def test_softmax_cross_entropy_is_unchanged_by_flushing():
     logits = rng.standard_normal((8, 10)).astype(np.float32)
     y = rng.integers(0, 10, 8)
     plain = float(ops.softmax_cross_entropy(B.asarray(logits), B.asarray(y)).data)
-    with cpu.flush_denormals():
+    with denormals.flush():
         flushed = float(ops.softmax_cross_entropy(B.asarray(logits), B.asarray(y)).data)
     assert plain == flushed
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
-def test_a_forked_child_gets_its_own_pool(threads):
+def test_a_forked_child_gets_its_own_pool(set_threads):
     import os
 
-    threads(2)
-    assert cpu.parallel_map(lambda i: i + 1, range(2)) == [1, 2]      # the parent's pool exists
+    set_threads(2)
+    assert threads.parallel_map(lambda i: i + 1, range(2)) == [1, 2]      # the parent's pool exists
     pid = os.fork()
     if pid == 0:                                                       # the child: must not hang
-        ok = cpu.parallel_map(lambda i: i + 1, range(2)) == [1, 2]
+        ok = threads.parallel_map(lambda i: i + 1, range(2)) == [1, 2]
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == 0
+
+
+def test_limit_sets_blas_and_minidl_threads_for_a_block(set_threads):
+    from threadpoolctl import threadpool_info
+
+    set_threads(2)
+    blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    assert blas, "threadpoolctl finds no BLAS in this process"
+    with threads.limit(1):
+        assert threads.num_threads() == 1
+        assert all(i["num_threads"] == 1 for i in threadpool_info() if i["user_api"] == "blas")
+    assert threads.num_threads() == 2
+    assert [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"] == [i["num_threads"] for i in blas]
