@@ -4,7 +4,7 @@
     opt = optim.create("adam", model.parameters(), convention="pytorch")
     optim.available()                                    # the registry's names
 """
-from minidl.optim import clipping, weight_decay
+from minidl.optim import clipping, registry, weight_decay
 from minidl.optim.clipping import clip_grad_norm, clip_grad_value
 from minidl.optim.optimizer import CONVENTIONS, Optimizer
 from minidl.optim.validation import (check_bool, check_choice, check_int, check_lr, check_nonnegative, check_pair,
@@ -22,6 +22,8 @@ from minidl.optim.radam import RAdam
 from minidl.optim.asgd import ASGD
 from minidl.optim.lion import Lion
 from minidl.optim.lamb import Lamb
+from minidl.optim.ftrl import Ftrl
+from minidl.optim.adafactor import Adafactor
 from minidl.optim import schedules
 
 #: name -> class; the names used by ``create`` and by ``minidl compare`` row specs
@@ -37,6 +39,8 @@ REGISTRY = {
     "nadam": Nadam,
     "lion": Lion,
     "lamb": Lamb,
+    "ftrl": Ftrl,
+    "adafactor": Adafactor,
     "radam": RAdam,
     "asgd": ASGD,
 }
@@ -47,16 +51,20 @@ def available():
     return sorted(REGISTRY)
 
 
-def create(name: str, params, **hyperparameters) -> Optimizer:
-    """Build a registered optimizer by name: ``create("adam", params, lr=1e-3)``."""
-    key = name.lower() if isinstance(name, str) else name
-    if key not in REGISTRY:
-        raise ValueError(f"unknown optimizer {name!r}; available: {', '.join(available())}")
-    return REGISTRY[key](params, **hyperparameters)
+def resolve(name):
+    """The optimizer class ``name`` stands for: a registered name (``"adam"``), ``"module:Class"``
+    (a class of your own, importable from PYTHONPATH or the current folder), or a name an
+    installed package registers in the entry-point group ``minidl.optimizers``."""
+    return registry.resolve(name, REGISTRY, Optimizer)
+
+
+def create(name, params, **hyperparameters) -> Optimizer:
+    """Build an optimizer by name (see :func:`resolve`): ``create("adam", params, lr=1e-3)``."""
+    return resolve(name)(params, **hyperparameters)
 
 
 __all__ = ["Optimizer", "CONVENTIONS", "SGD", "Adagrad", "RMSprop", "Adadelta", "Rprop", "Adam", "AdamW",
-           "Adamax", "Nadam", "RAdam", "ASGD", "Lion", "Lamb", "schedules", "REGISTRY", "available", "create",
+           "Adamax", "Nadam", "RAdam", "ASGD", "Lion", "Lamb", "Ftrl", "Adafactor", "schedules", "REGISTRY", "available", "create", "resolve",
            "clip_grad_norm", "clip_grad_value", "clipping", "weight_decay",
            "check_lr", "check_range", "check_positive", "check_nonnegative", "check_bool", "check_pair",
            "check_int", "check_choice"]
