@@ -23,7 +23,6 @@ from minidl.optim.asgd import ASGD
 from minidl.optim.lion import Lion
 from minidl.optim.lamb import Lamb
 from minidl.optim.ftrl import Ftrl
-from minidl.optim.ftrl import Ftrl
 from minidl.optim.adafactor import Adafactor
 from minidl.optim import schedules
 
@@ -40,7 +39,6 @@ REGISTRY = {
     "nadam": Nadam,
     "lion": Lion,
     "lamb": Lamb,
-    "ftrl": Ftrl,
     "ftrl": Ftrl,
     "adafactor": Adafactor,
     "radam": RAdam,
@@ -66,7 +64,7 @@ def create(name, params, **hyperparameters) -> Optimizer:
 
 
 __all__ = ["Optimizer", "CONVENTIONS", "SGD", "Adagrad", "RMSprop", "Adadelta", "Rprop", "Adam", "AdamW",
-           "Adamax", "Nadam", "RAdam", "ASGD", "Lion", "Lamb", "Ftrl", "Ftrl", "Adafactor", "schedules", "REGISTRY", "available", "create", "resolve",
+           "Adamax", "Nadam", "RAdam", "ASGD", "Lion", "Lamb", "Ftrl", "Adafactor", "schedules", "REGISTRY", "available", "create", "resolve",
            "clip_grad_norm", "clip_grad_value", "clipping", "weight_decay",
            "check_lr", "check_range", "check_positive", "check_nonnegative", "check_bool", "check_pair",
            "check_int", "check_choice"]
