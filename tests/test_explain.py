@@ -90,7 +90,8 @@ def test_adam_two_steps():
 #: options that switch on every branch of a rule, so that together they show every formula line
 VARIANTS = {"sgd": ["", "momentum=0.9", "momentum=0.9,nesterov=true"],
             "rmsprop": ["", "centered=true,momentum=0.9"],
-            "adam": ["", "amsgrad=true"], "adamw": ["", "amsgrad=true"]}
+            "adam": ["", "amsgrad=true"], "adamw": ["", "amsgrad=true"],
+            "adafactor": ["", "weight_decay=0.1"]}
 
 
 def _conventions():
