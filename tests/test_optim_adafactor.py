@@ -13,7 +13,8 @@ from optim_testutil import problem, run_steps, torch64, torch_steps  # noqa: F40
 
 SHAPES = [(3, 4), (5,)]
 RTOL = 1e-10
-pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn.t accept a copy keyword:DeprecationWarning")
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
 
 
 @pytest.fixture

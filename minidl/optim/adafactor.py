@@ -19,7 +19,7 @@ the steps from 1.
 Rule (pytorch):  ``torch.optim.Adafactor`` (its single-tensor path), eps1 applied after the factors
 
     rho_t = min(lr, 1 / sqrt(t))
-    rms_t = sqrt(mean(w_{t-1}^2))                            # the weights before the decay: RMS(w_decayed) / (1 - lr * weight_decay)
+    rms_t = sqrt(mean(w_{t-1}^2))                            # before the decay: RMS(w_decayed) / (1 - lr weight_decay)
     alpha_t = max(eps2, rms_t) * rho_t
     w_decayed = w_{t-1} * (1 - lr * weight_decay)            # decoupled weight decay, by the base class
     beta2_t = 1 - t^beta2_decay

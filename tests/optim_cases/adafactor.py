@@ -66,7 +66,8 @@ SHORT = (
 #   pytorch: rho = min(0.01, 1) = 0.01; alpha = 0.011946059322359542;
 #            step = alpha * u / denom = [[0.014732599568095181, -0.012148812831837111, ...], ...]
 #   keras:   rho = min(0.001, 1) = 0.001 (eps1 = 1e-30 moves nothing at 17 digits); alpha = 0.0011946059322359543
-# t=2, t=3: the same lines from w_1 and w_2 (pytorch: denom = 1 from t=2 on; keras: 1.004072721220429, 1.003549330595943)
+# t=2, t=3: the same lines from w_1 and w_2 (pytorch: denom = 1 from t=2 on; keras: 1.004072721220429,
+#      1.003549330595943)
 MATRIX_W0 = ((1.0, -2.0, 0.5), (0.25, 1.5, -1.0))
 MATRIX = {
     "pytorch": (((0.9852674004319049, -1.9878511871681628, 0.4932086071655226),
@@ -113,7 +114,8 @@ MATRIX_TRACE = {
 # A vector is not factored: w0 = [1, -2], g_t = w_{t-1}, defaults.
 # t=1: variance = g^2 = [1, 4] (beta2_t = 0);  u = g / sqrt(variance) = [1, -1];  denom = 1;
 #      rms = sqrt(5/2) = 1.5811388300841898;  pytorch alpha = 0.01 * rms, keras alpha = 0.001 * rms
-# t=2: variance = 0.42565082250148251 * [1, 4] + 0.57434917749851749 * w_1^2 (pytorch: [0.98198107156297816, 3.9638185558315821])
+# t=2: variance = 0.42565082250148251 * [1, 4] + 0.57434917749851749 * w_1^2
+#      (pytorch: [0.98198107156297816, 3.9638185558315821])
 VECTOR = {
     "pytorch": ((0.9841886116991581, -1.984188611699158),
                 (0.9686339973568475, -1.9685802061713877),
@@ -125,9 +127,11 @@ VECTOR = {
 VECTOR_TRACE = {
     "pytorch": {1: {"variance": [1.0, 4.0], "v_hat": [1.0, 4.0], "u": [1.0, -1.0], "rms": 1.5811388300841898,
                     "alpha": 0.015811388300841896},
-                2: {"variance": [0.9819810715629782, 3.963818555831582], "u": [0.9931772825082738, -0.9966119021151656]}},
+                2: {"variance": [0.9819810715629782, 3.963818555831582],
+                    "u": [0.9931772825082738, -0.9966119021151656]}},
     "keras": {1: {"variance": [1.0, 4.0], "u": [1.0, -1.0], "alpha": 0.0015811388300841897},
-              2: {"variance": [0.9981851842998041, 3.9963689327266643], "u": [0.9993260692807854, -0.9996632641724716]}},
+              2: {"variance": [0.9981851842998041, 3.9963689327266643],
+                  "u": [0.9993260692807854, -0.9996632641724716]}},
 }
 
 # Weight decay 0.5 with lr 0.05 (d / clip_threshold 2 for pytorch, 0.5 for keras), the matrix above, two steps.
@@ -220,7 +224,8 @@ SPEC = Spec(
     hand=CASES,
     bad=(({"beta2_decay": 0.5}, "beta2_decay"), ({"beta2_decay": float("nan")}, "beta2_decay"),
          ({"eps1": -1e-30}, "eps1"), ({"eps1": "tiny"}, "eps1"), ({"eps2": -1e-3}, "eps2"),
-         ({"clip_threshold": 0.0}, "clip_threshold"), ({"clip_threshold": 0.5, "convention": "pytorch"}, "clip_threshold"),
+         ({"clip_threshold": 0.0}, "clip_threshold"),
+         ({"clip_threshold": 0.5, "convention": "pytorch"}, "clip_threshold"),
          ({"d": 0.5, "convention": "pytorch"}, "clip_threshold"), ({"relative_step": "yes"}, "relative_step"),
          ({"lr": -0.01}, "lr"), ({"weight_decay": -0.1}, "weight_decay"),
          ({"lr": 0.5, "weight_decay": 2.0, "convention": "pytorch"}, r"lr \* weight_decay < 1"),
@@ -236,6 +241,7 @@ SPEC = Spec(
     quadratic=({"lr": 0.1}, 1e-12),
     rosenbrock=({"lr": 0.01}, 0.1),     # relative steps stall in the valley near f = 0.04
     overflow_state="variance",
-    properties=(the_state_is_factored_for_two_or_more_dimensions, a_rank_one_square_is_rebuilt_exactly_and_another_is_not,
+    properties=(the_state_is_factored_for_two_or_more_dimensions,
+                a_rank_one_square_is_rebuilt_exactly_and_another_is_not,
                 relative_step_false_takes_the_same_steps_under_keras, the_frameworks_spellings_map_to_ours),
 )
