@@ -1,6 +1,6 @@
 """Runs per hour of a small comparison grid under each executor of ``minidl compare``.
 
-    python benchmarks/sweep.py [--dataset synthetic] [--train-subset 12000] [--epochs 1]
+    python benchmarks/sweep.py [--dataset synthetic] [--train-subset 8000] [--epochs 1]
                                [--optimizers adam sgd rmsprop adagrad] [--seeds 0 1]
                                [--modes workers1,workers2,dask] [--repeats 1] [--json PATH]
 
@@ -15,7 +15,7 @@ from scratch, into a fresh run store each time, by:
 
 The time is the wall-clock time of the whole comparison (``minidl.lab.compare.run_comparison``
 with figures off), starting and stopping the workers included; runs per hour is the grid's
-size over it.  Each mode's records are compared with the first mode's: the per-epoch
+size over the median time of ``--repeats`` runs (the modes take turns).  Each mode's records are compared with the first mode's: the per-epoch
 history, every step's loss and the status must be identical (times and environment aside),
 and so must the table that ``minidl compare`` prints (its times aside).  The load average before and after is
 printed: the numbers only mean something on an otherwise quiet machine.
@@ -78,14 +78,15 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", default="synthetic")
     p.add_argument("--data-dir", default=None)
-    p.add_argument("--train-subset", type=int, default=12000)
+    p.add_argument("--train-subset", type=int, default=8000)
     p.add_argument("--val-subset", type=int, default=2000)
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--optimizers", nargs="+", default=["adam", "sgd", "rmsprop", "adagrad"])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--modes", default="workers1,workers2,dask", help="comma-separated, from: " + ", ".join(MODES))
-    p.add_argument("--repeats", type=int, default=1, help="times each mode runs the grid (the median is kept)")
+    p.add_argument("--repeats", type=int, default=1,
+                   help="times each mode runs the grid, the modes taking turns (the median is kept)")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -98,19 +99,21 @@ def main(argv=None):
           f"{args.dataset}, {args.train_subset} training / {args.val_subset} validation images, "
           f"{args.epochs} epoch(s), batch {args.batch_size}; {available_cores()} cores; "
           f"load average {machine['loadavg_at_start']}")
-    results, reference, reference_table = {}, None, None
+    times = {mode: [] for mode in modes}
+    last = {}
+    for _ in range(args.repeats):          # the modes take turns, so machine noise hits them alike
+        for mode in modes:
+            last[mode] = run_mode(mode, args)
+            times[mode].append(last[mode]["seconds"])
+    reference = sorted(map(essence, last[modes[0]]["records"]))
+    reference_table = untimed_table(last[modes[0]]["records"])
+    results = {}
     for mode in modes:
-        times = []
-        for _ in range(args.repeats):
-            outcome = run_mode(mode, args)
-            times.append(outcome["seconds"])
-        records = outcome["records"]
-        if reference is None:
-            reference, reference_table = sorted(map(essence, records)), untimed_table(records)
+        outcome, records = last[mode], last[mode]["records"]
         results[mode] = {
             "what": MODES[mode]["what"], "executor": outcome["executor"], "runs": outcome["runs"],
-            "threads_per_run": outcome["threads_per_run"], "seconds": C.summary(times),
-            "runs_per_hour": outcome["runs"] * 3600 / statistics.median(times),
+            "threads_per_run": outcome["threads_per_run"], "seconds": C.summary(times[mode]),
+            "runs_per_hour": outcome["runs"] * 3600 / statistics.median(times[mode]),
             "records_identical": sorted(map(essence, records)) == reference,
             "table_identical": untimed_table(records) == reference_table,
         }
@@ -124,7 +127,7 @@ def main(argv=None):
     C.print_table(["executor", "threads/run", "seconds", "runs/hour", f"vs {modes[0]}", "same records",
                    "same table"], rows)
     print()
-    print(format_table(records))
+    print(format_table(last[modes[0]]["records"]))
     load_after = C._loadavg()
     print(f"\nload average after: {load_after}")
     C.write_json(args.json, {"benchmark": "sweep", "machine": machine, "load_average_after": load_after,

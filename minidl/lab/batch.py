@@ -48,7 +48,9 @@ def describe(record) -> str:
         acc = "" if accs[-1] is None else f", val acc {accs[-1]:.4f}"
         return f"{head}: ok{acc}, {record['times']['wall_seconds']:.1f} s"
     if record["status"] == "diverged":
-        return f"{head}: diverged at step {record['divergence']['step']}: {record['divergence']['what']}"
+        d = record["divergence"]
+        what = f"the training loss is {d.get('loss', 'not finite')}" if d["what"] == "loss" else d["what"]
+        return f"{head}: diverged at step {d['step']}: {what}"
     return f"{head}: {record['status']}" + (f": {record['error']}" if record.get("error") else "")
 
 

@@ -20,7 +20,10 @@ are stopped however the block ends.
 from __future__ import annotations
 
 import collections
+import ctypes
+import ctypes.util
 import multiprocessing
+import os
 import signal
 import threading
 import warnings
@@ -134,7 +137,7 @@ class LocalProcesses(Executor):
         self._pool: list = []
 
     def describe(self) -> str:
-        return f"{self.workers} local worker processes x {self.threads} threads"
+        return f"{self.workers} local worker processes x {self.threads} thread{'s' if self.threads > 1 else ''}"
 
     def run(self, fn, configs):
         pending = collections.deque(enumerate(configs))
@@ -197,10 +200,34 @@ _ONE_RUN_AT_A_TIME = threading.Lock()
 CONNECT_TIMEOUT = 10.0
 
 
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3      # glibc's mallopt parameters
+_malloc_tuned = False
+
+
+def _keep_freed_memory() -> None:
+    """Undo, in this process, the ``MALLOC_TRIM_THRESHOLD_=65536`` that Dask's nanny gives its
+    workers (it suits dataframes).  With it glibc maps every array over 128 KB afresh and unmaps
+    it when freed, so each elementwise op of a training step page-faults through new memory
+    (a 1M-element ``x * 0.5 + 1`` took 20x as long, a run of the CNN twice as long: see
+    docs/performance.md).  A run allocates the same temporaries every step: keep them (memory
+    is trimmed above 256 MB free, arrays above 32 MB mapped)."""
+    global _malloc_tuned
+    if _malloc_tuned or not os.environ.get("MALLOC_TRIM_THRESHOLD_"):
+        return
+    _malloc_tuned = True
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(_M_TRIM_THRESHOLD, 256 * 1024 * 1024)
+        libc.mallopt(_M_MMAP_THRESHOLD, 32 * 1024 * 1024)
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        pass
+
+
 def _on_dask_worker(fn, config, threads):
     """Run ``fn(config)`` on a Dask worker: one run at a time per process (minidl's backend,
     dtype and thread settings are per process), with its share of the worker's cores."""
     with _ONE_RUN_AT_A_TIME:
+        _keep_freed_memory()
         if threads is None:
             try:
                 from distributed import get_worker
