@@ -25,6 +25,7 @@ from minidl.optim.lamb import Lamb
 from minidl.optim.ftrl import Ftrl
 from minidl.optim.adafactor import Adafactor
 from minidl.optim.muon import Muon
+from minidl.optim.adabelief import AdaBelief
 from minidl.optim import schedules
 
 #: name -> class; the names used by ``create`` and by ``minidl compare`` row specs
@@ -43,6 +44,7 @@ REGISTRY = {
     "ftrl": Ftrl,
     "adafactor": Adafactor,
     "muon": Muon,
+    "adabelief": AdaBelief,
     "radam": RAdam,
     "asgd": ASGD,
 }
@@ -66,7 +68,7 @@ def create(name, params, **hyperparameters) -> Optimizer:
 
 
 __all__ = ["Optimizer", "CONVENTIONS", "SGD", "Adagrad", "RMSprop", "Adadelta", "Rprop", "Adam", "AdamW",
-           "Adamax", "Nadam", "RAdam", "ASGD", "Lion", "Lamb", "Ftrl", "Adafactor", "Muon", "schedules", "REGISTRY", "available", "create", "resolve",
+           "Adamax", "Nadam", "RAdam", "ASGD", "Lion", "Lamb", "Ftrl", "Adafactor", "Muon", "AdaBelief", "schedules", "REGISTRY", "available", "create", "resolve",
            "clip_grad_norm", "clip_grad_value", "clipping", "weight_decay",
            "check_lr", "check_range", "check_positive", "check_nonnegative", "check_bool", "check_pair",
            "check_int", "check_choice"]
