@@ -9,6 +9,8 @@ settings under which it converges, the hyperparameters it must refuse, and the p
 of its own rule.  ``test_optimizers.py`` runs every entry through the same tests.
 """
 from optim_cases import adadelta, adafactor, adagrad, adam, adamax, adamw, asgd, ftrl, lamb, lion, muon, nadam, radam, rmsprop, rprop, sgd
+from optim_cases import adabelief
 
-TABLE = {m.SPEC.name: m.SPEC for m in (sgd, adagrad, rmsprop, adadelta, rprop, adam, adamw, adamax, nadam, lion, lamb, ftrl,
+TABLE = {m.SPEC.name: m.SPEC for m in (adabelief,
+                                       sgd, adagrad, rmsprop, adadelta, rprop, adam, adamw, adamax, nadam, lion, lamb, ftrl,
                                        radam, adafactor, asgd, muon)}
