@@ -91,7 +91,8 @@ def test_adam_two_steps():
 VARIANTS = {"sgd": ["", "momentum=0.9", "momentum=0.9,nesterov=true"],
             "rmsprop": ["", "centered=true,momentum=0.9"],
             "adam": ["", "amsgrad=true"], "adamw": ["", "amsgrad=true"],
-            "adafactor": ["", "weight_decay=0.1"]}
+            "adafactor": ["", "weight_decay=0.1"],
+            "adabelief": ["", "amsgrad=true"]}
 
 
 def _conventions():
