@@ -20,6 +20,7 @@ from minidl.optim.adamax import Adamax
 from minidl.optim.nadam import Nadam
 from minidl.optim.radam import RAdam
 from minidl.optim.asgd import ASGD
+from minidl.optim.lbfgs import LBFGS
 from minidl.optim.lion import Lion
 from minidl.optim.lamb import Lamb
 from minidl.optim.ftrl import Ftrl
@@ -47,6 +48,7 @@ REGISTRY = {
     "adabelief": AdaBelief,
     "radam": RAdam,
     "asgd": ASGD,
+    "lbfgs": LBFGS,
 }
 
 
@@ -68,7 +70,7 @@ def create(name, params, **hyperparameters) -> Optimizer:
 
 
 __all__ = ["Optimizer", "CONVENTIONS", "SGD", "Adagrad", "RMSprop", "Adadelta", "Rprop", "Adam", "AdamW",
-           "Adamax", "Nadam", "RAdam", "ASGD", "Lion", "Lamb", "Ftrl", "Adafactor", "Muon", "AdaBelief", "schedules", "REGISTRY", "available", "create", "resolve",
+           "Adamax", "Nadam", "RAdam", "ASGD", "LBFGS", "Lion", "Lamb", "Ftrl", "Adafactor", "Muon", "AdaBelief", "schedules", "REGISTRY", "available", "create", "resolve",
            "clip_grad_norm", "clip_grad_value", "clipping", "weight_decay",
            "check_lr", "check_range", "check_positive", "check_nonnegative", "check_bool", "check_pair",
            "check_int", "check_choice"]
