@@ -13,9 +13,10 @@ RULE_NAME = "weight_decay_rate"
 
 
 def routed(convention, conventions, given):
-    """``given`` (keyword arguments or a param group dict) with ``weight_decay`` renamed
-    ``weight_decay_rate`` when ``convention`` is one of ``conventions``; anything else unchanged."""
-    if convention not in conventions or not isinstance(given, dict) or given.get("weight_decay") is None:
+    """``given`` (keyword arguments or a param group dict) with a nonzero ``weight_decay`` renamed
+    ``weight_decay_rate`` when ``convention`` is one of ``conventions``; anything else unchanged
+    (a ``weight_decay`` of 0, as ``state_dict`` records the base's, stays)."""
+    if convention not in conventions or not isinstance(given, dict) or not given.get("weight_decay"):
         return given
     if given.get(RULE_NAME) is not None:
         raise ValueError(f"Invalid weight_decay: {given['weight_decay']!r} beside {RULE_NAME}="
