@@ -24,6 +24,7 @@ from minidl.optim.lbfgs import LBFGS
 from minidl.optim.lion import Lion
 from minidl.optim.lamb import Lamb
 from minidl.optim.ftrl import Ftrl
+from minidl.optim.schedulefree import ScheduleFreeAdamW
 from minidl.optim.adafactor import Adafactor
 from minidl.optim.muon import Muon
 from minidl.optim.adabelief import AdaBelief
@@ -43,6 +44,7 @@ REGISTRY = {
     "lion": Lion,
     "lamb": Lamb,
     "ftrl": Ftrl,
+    "schedulefree_adamw": ScheduleFreeAdamW,
     "adafactor": Adafactor,
     "muon": Muon,
     "adabelief": AdaBelief,
@@ -70,7 +72,7 @@ def create(name, params, **hyperparameters) -> Optimizer:
 
 
 __all__ = ["Optimizer", "CONVENTIONS", "SGD", "Adagrad", "RMSprop", "Adadelta", "Rprop", "Adam", "AdamW",
-           "Adamax", "Nadam", "RAdam", "ASGD", "LBFGS", "Lion", "Lamb", "Ftrl", "Adafactor", "Muon", "AdaBelief", "schedules", "REGISTRY", "available", "create", "resolve",
+           "Adamax", "Nadam", "RAdam", "ASGD", "LBFGS", "Lion", "Lamb", "Ftrl", "ScheduleFreeAdamW", "Adafactor", "Muon", "AdaBelief", "schedules", "REGISTRY", "available", "create", "resolve",
            "clip_grad_norm", "clip_grad_value", "clipping", "weight_decay",
            "check_lr", "check_range", "check_positive", "check_nonnegative", "check_bool", "check_pair",
            "check_int", "check_choice"]
