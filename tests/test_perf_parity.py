@@ -470,6 +470,7 @@ VARIANTS = {"sgd": [{}, {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True}],
             "adamw": [{}], "adamax": [{}], "nadam": [{}], "adagrad": [{}], "adadelta": [{}], "rprop": [{}],
             "lion": [{}, {"beta1": 1.0, "beta2": 0.5}],
             "ftrl": [{}, {"l1": 0.01, "l2": 0.01, "l2_shrinkage": 0.01, "beta": 0.5, "lr_power": -0.7}],
+            "schedulefree_adamw": [{}, {"warmup_steps": 3}],
             "radam": [{}, {"decoupled_weight_decay": True}],
             "asgd": [{}, {"t0": 2.0}],
             "adabelief": [{}, {"amsgrad": True}, {"decoupled_weight_decay": True}]}
