@@ -28,6 +28,7 @@ from minidl.optim.schedulefree import ScheduleFreeAdamW
 from minidl.optim.adafactor import Adafactor
 from minidl.optim.muon import Muon
 from minidl.optim.adabelief import AdaBelief
+from minidl.optim.lars import LARS
 from minidl.optim import schedules
 
 #: name -> class; the names used by ``create`` and by ``minidl compare`` row specs
@@ -48,6 +49,7 @@ REGISTRY = {
     "adafactor": Adafactor,
     "muon": Muon,
     "adabelief": AdaBelief,
+    "lars": LARS,
     "radam": RAdam,
     "asgd": ASGD,
     "lbfgs": LBFGS,
@@ -72,7 +74,7 @@ def create(name, params, **hyperparameters) -> Optimizer:
 
 
 __all__ = ["Optimizer", "CONVENTIONS", "SGD", "Adagrad", "RMSprop", "Adadelta", "Rprop", "Adam", "AdamW",
-           "Adamax", "Nadam", "RAdam", "ASGD", "LBFGS", "Lion", "Lamb", "Ftrl", "ScheduleFreeAdamW", "Adafactor", "Muon", "AdaBelief", "schedules", "REGISTRY", "available", "create", "resolve",
+           "Adamax", "Nadam", "RAdam", "ASGD", "LBFGS", "Lion", "Lamb", "Ftrl", "ScheduleFreeAdamW", "Adafactor", "Muon", "AdaBelief", "LARS", "schedules", "REGISTRY", "available", "create", "resolve",
            "clip_grad_norm", "clip_grad_value", "clipping", "weight_decay",
            "check_lr", "check_range", "check_positive", "check_nonnegative", "check_bool", "check_pair",
            "check_int", "check_choice"]
