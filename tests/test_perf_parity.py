@@ -473,7 +473,8 @@ VARIANTS = {"sgd": [{}, {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True}],
             "schedulefree_adamw": [{}, {"warmup_steps": 3}],
             "radam": [{}, {"decoupled_weight_decay": True}],
             "asgd": [{}, {"t0": 2.0}],
-            "adabelief": [{}, {"amsgrad": True}, {"decoupled_weight_decay": True}]}
+            "adabelief": [{}, {"amsgrad": True}, {"decoupled_weight_decay": True}],
+            "adopt": [{}, {"clip": False}, {"decoupled_weight_decay": True}]}
 
 
 def _cases():
