@@ -83,12 +83,19 @@ class EpochPrinter(Callback):
 
 class ScheduleStepper(Callback):
     """Steps an lr schedule once per epoch, after the evaluation (``interval="epoch"``), or
-    once after every optimizer step (``interval="step"``)."""
+    once after every optimizer step (``interval="step"``).
+
+    A schedule with a ``monitor`` attribute (``ReduceLROnPlateau``) is stepped once per epoch
+    with that entry of the epoch's logs (``schedule.step(logs["val_loss"])`` by default)."""
 
     def __init__(self, schedule, interval: str = "epoch"):
         super().__init__()
         if interval not in ("epoch", "step"):
             raise ValueError(f"ScheduleStepper: interval must be 'epoch' or 'step', got {interval!r}")
+        self.monitor = getattr(schedule, "monitor", None)
+        if self.monitor is not None and interval != "epoch":
+            raise ValueError(f"ScheduleStepper: {type(schedule).__name__} is stepped with the epoch's "
+                             f"{self.monitor!r}, so interval must be 'epoch', got {interval!r}")
         self.schedule, self.interval = schedule, interval
 
     def on_step_end(self, step, loss):
@@ -96,8 +103,17 @@ class ScheduleStepper(Callback):
             self.schedule.step()
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.interval == "epoch":
+        if self.interval != "epoch":
+            return
+        if self.monitor is None:
             self.schedule.step()
+            return
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            raise ValueError(f"ScheduleStepper: {type(self.schedule).__name__} monitors {self.monitor!r}, "
+                             f"which epoch {epoch}'s logs do not hold (they hold {sorted(logs or {})}; "
+                             "'val_' entries need val_data)")
+        self.schedule.step(value)
 
 
 class ModelCheckpoint(Callback):

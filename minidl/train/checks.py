@@ -64,6 +64,18 @@ def check_options(*, epochs, initial_epoch, eval_batch_size, max_chunk, seed, ve
         raise ValueError(f"fit: schedule_interval must be 'epoch' or 'step', got {schedule_interval!r}")
     if schedule is not None and not callable(getattr(schedule, "step", None)):
         raise TypeError(f"fit: schedule must have a step() method, got {type(schedule).__name__}")
+    monitor = getattr(schedule, "monitor", None)
+    if monitor is not None and schedule_interval != "epoch":
+        raise ValueError(f"fit: the schedule {type(schedule).__name__} is stepped with the epoch's {monitor!r}, "
+                         f"so schedule_interval must be 'epoch', got {schedule_interval!r}")
+
+
+def check_schedule_monitor(schedule, val) -> None:
+    """A schedule stepped with a validation metric (``monitor="val_loss"``) needs val_data."""
+    monitor = getattr(schedule, "monitor", None)
+    if isinstance(monitor, str) and monitor.startswith("val_") and val is None:
+        raise ValueError(f"fit: the schedule {type(schedule).__name__} monitors {monitor!r}, but no val_data "
+                         "was given (give val_data, or monitor='loss')")
 
 
 # ------------------------------------------------------------------ data

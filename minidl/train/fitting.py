@@ -105,7 +105,8 @@ def fit(model, optimizer, train_data, val_data=None, epochs: int = 1, batch_size
     ``verbose``: 0 silent; 1 a tqdm progress bar per epoch (on stderr) with the
     running loss and accuracy; 2 one line per epoch (on stdout).
     ``schedule``: an lr schedule, stepped once per epoch (``schedule_interval=
-    "step"``: after every optimizer step).
+    "step"``: after every optimizer step); one with a ``monitor`` (``ReduceLROnPlateau``) is
+    stepped once per epoch with that entry of the epoch's logs (``"val_loss"`` by default).
     ``callbacks``: Callbacks (Keras's hooks and ``on_step_end``; see
     ``minidl.train.callbacks``), run after fit's own.  ``callback.stop_training = True`` or
     ``callback.model.stop_training = True`` ends the run after that step; the partial
@@ -145,6 +146,7 @@ def fit(model, optimizer, train_data, val_data=None, epochs: int = 1, batch_size
     checks.check_checkpoint_options(checkpoint_path, resume, history)
     callbacks = check_callbacks(callbacks)
     train, val = checks.check_data(model, train_data, val_data, batch_size, drop_last, loss)
+    checks.check_schedule_monitor(schedule, val)
     if checkpoint_path is not None:
         checkpoint_path = checks.check_checkpoint_path(checkpoint_path)
 
