@@ -9,9 +9,9 @@ settings under which it converges, the hyperparameters it must refuse, and the p
 of its own rule.  ``test_optimizers.py`` runs every entry through the same tests.
 """
 from optim_cases import adadelta, adafactor, adagrad, adam, adamax, adamw, asgd, ftrl, lamb, lbfgs, lion, muon, nadam, radam, rmsprop, rprop, schedulefree, sgd
-from optim_cases import adabelief, adopt, lars
+from optim_cases import adabelief, adopt, lars, lookahead
 
-TABLE = {m.SPEC.name: m.SPEC for m in (adabelief, lars, adopt,
+TABLE = {m.SPEC.name: m.SPEC for m in (adabelief, lars, adopt, lookahead,
                                        sgd, adagrad, rmsprop, adadelta, rprop, adam, adamw, adamax, nadam, lion, lamb, ftrl,
                                        schedulefree,
                                        radam, adafactor, asgd, muon, lbfgs)}
