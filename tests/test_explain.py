@@ -92,7 +92,8 @@ VARIANTS = {"sgd": ["", "momentum=0.9", "momentum=0.9,nesterov=true"],
             "rmsprop": ["", "centered=true,momentum=0.9"],
             "adam": ["", "amsgrad=true"], "adamw": ["", "amsgrad=true"],
             "adafactor": ["", "weight_decay=0.1"],
-            "adabelief": ["", "amsgrad=true"]}
+            "adabelief": ["", "amsgrad=true"],
+            "lookahead": ["", "k=2"]}
 
 
 def _conventions():
