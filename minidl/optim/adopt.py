@@ -18,7 +18,7 @@ Rule (paper):  Algorithm 1, clipped (the updated version; ``clip=False``: the fi
     m_t = beta1 * m_{t-1} + (1 - beta1) * u_t                # state "exp_avg"
     step_t = lr * m_t
     w_t = w_{t-1} - step_t
-    v_t = beta2 * v_{t-1} + (1 - beta2) * g_t^2              # state "exp_avg_sq"; v_0 = g_0^2 at the first call, which takes no step
+    v_t = beta2 * v_{t-1} + (1 - beta2) * g_t^2              # state "exp_avg_sq"; v_0 = g_0^2 (the first call: no step)
 
 There is no bias correction: m_t is an average of normalised gradients, each about 1 in size,
 and the first steps are small (lr * (1 - beta1) * u_1 at t = 1).  The clipping bound grows
