@@ -14,10 +14,12 @@
 The modules: ``fitting`` (fit: checks, starting point, callbacks, the speed layer's one
 place), ``step`` (one training step), ``loop`` (the epochs), ``evaluation`` (evaluate),
 ``checks`` (the argument checks), ``callbacks`` (the hooks), ``builtin`` (the progress,
-printing, schedule and checkpoint callbacks), ``checkpoint`` with ``checkpoint_file`` and
+printing, schedule and checkpoint callbacks), ``averaging`` (WeightAveraging: an average of the
+weights kept during fit), ``checkpoint`` with ``checkpoint_file`` and
 ``checkpoint_checks`` (save; an all-or-nothing load), ``history``, ``errors`` (Diverged).
 No module is named after a function it exports (``minidl.train.fit`` is the function).
 """
+from minidl.train.averaging import WeightAveraging
 from minidl.train.builtin import EpochPrinter, ModelCheckpoint, ProgressBar, ScheduleStepper
 from minidl.train.callbacks import Callback, LambdaCallback
 from minidl.train.checkpoint import Checkpoint, CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
@@ -27,5 +29,5 @@ from minidl.train.fitting import fit
 from minidl.train.history import History
 
 __all__ = ["fit", "evaluate", "EvalResult", "History", "Diverged", "Callback", "LambdaCallback",
-           "ProgressBar", "EpochPrinter", "ScheduleStepper", "ModelCheckpoint",
+           "ProgressBar", "EpochPrinter", "ScheduleStepper", "ModelCheckpoint", "WeightAveraging",
            "save_checkpoint", "load_checkpoint", "read_checkpoint", "Checkpoint", "CheckpointError"]
