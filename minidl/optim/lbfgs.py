@@ -57,10 +57,11 @@ max_eval None means max_iter * 5 // 4 (25 for max_iter = 20), as in torch.
 
 State.  One state for the group, the same dict under each of its parameters (torch keeps it under
 the first one, and so does ``state_dict``).  "step" counts the calls of ``step``, "n_iter" the
-iterations and "func_evals" the evaluations (the gradients given count as one).  The history is a ring: arrays "old_dirs" (y) and
-"old_stps" (s) of shape (history_size, n), n the number of all elements, and "ro" (rho), of
-which "num_old" pairs are in use from the slot "oldest" on; a new pair takes the oldest one's
-slot when the history is full.  Memory: (2 * history_size + 3) * n numbers.
+iterations and "func_evals" the evaluations (the gradients given count as one).  The history
+is a ring: arrays "old_dirs" (y) and "old_stps" (s) of shape (history_size, n), n the number
+of all elements, and "ro" (rho), of which "num_old" pairs are in use from the slot "oldest"
+on; a new pair takes the oldest one's slot when the history is full.  Memory:
+(2 * history_size + 2) * n numbers.
 
 .. note:: Where this differs from torch.  One param group only, as torch.  Weight decay and
    clipping (the base's options, which torch's LBFGS lacks) apply to every gradient the
