@@ -26,10 +26,15 @@ def _import_keras():
 
 
 @pytest.fixture
-def keras64():
-    """Keras 3 with float64 as its float type (so the learning rate and the iteration count it
-    keeps in variables are float64 too), restored after the test."""
+def keras64(monkeypatch):
+    """Keras 3 computing in float64 throughout, restored after the test: float64 as its float
+    type (so the learning rate and the iteration count it keeps in variables are float64 too),
+    and its type promotion told to keep float64 (on the torch and JAX backends it maps float64
+    to float32 in ``ops.mean``, ``ops.maximum``, ``ops.norm``..., as TensorFlow does not)."""
     keras = _import_keras()
+    from keras.src.backend.common import dtypes
+
+    monkeypatch.setitem(dtypes.BIT64_TO_BIT32_DTYPE, "float64", "float64")
     before = keras.config.floatx()
     keras.config.set_floatx("float64")
     yield keras
