@@ -9,6 +9,7 @@ import pytest
 from minidl import optim
 from minidl.lab.explain import explain, format_markdown, format_text
 from minidl.lab.formulas import rule_for
+from minidl.lab.specs import parse_spec
 
 
 def _new_w(result, t):
@@ -94,38 +95,69 @@ VARIANTS = {"sgd": ["", "momentum=0.9", "momentum=0.9,nesterov=true"],
             "adafactor": ["", "weight_decay=0.1"],
             "adabelief": ["", "amsgrad=true"],
             "lookahead": ["", "k=2"]}
+#: rules whose lines depend on the parameter's shape are explained on a vector and on a matrix
+MATRIX = "1,-2;0.5,1.5"
+PARAMS = {"adafactor": [None, MATRIX], "muon": [None, MATRIX]}
+#: rules with lines that appear only after some steps (RAdam rectifies from rho_t > 5: step 6)
+STEPS = {"radam": 7}
 
 
 def _conventions():
     return [(n, c) for n in optim.available() for c in optim.REGISTRY[n].DEFAULTS]
 
 
+def _explained(name, convention, options, param):
+    spec = parse_spec(f"{name}:convention={convention}" + (f",{options}" if options else ""), check=False)
+    function = "rosenbrock" if param is None else None
+    try:
+        return explain(spec, steps=STEPS.get(name, 2), function=function, param=param)
+    except ValueError as exc:          # a matrix-wise convention refuses a vector: its matrix run shows it
+        if param is None and name in PARAMS:
+            return None
+        raise exc
+
+
 @pytest.mark.parametrize("name, convention", _conventions())
 def test_the_table_shows_every_symbol_of_the_docstring_formula(name, convention):
-    """Every formula line of the rule (for this convention) gets a row in some variant, and
-    every row after w_{t-1} and g_t is a formula line (or a base step), in the docstring's order."""
+    """Every formula line of the rule (for this convention) gets a row in some variant, at some
+    step, and every row after w_{t-1} and g_t is a formula line (or a base step), in the
+    docstring's order."""
     lines = rule_for(optim.REGISTRY[name], convention)
     assert lines, f"{name} has no Rule block for {convention}"
+    order = [line.lhs for line in lines]
     shown = set()
     for options in VARIANTS.get(name, [""]):
-        spec = f"{name}:convention={convention}" + (f",{options}" if options else "")
-        r = explain(spec, steps=2, function="rosenbrock")
-        assert r.max_step_difference == 0.0
-        symbols = [s for s, _, _ in r.steps[1]]
-        assert symbols[:2] == ["w_{t-1}", "g_t"]
-        order = [line.lhs for line in lines]
-        rule_rows = [s for s in symbols[2:] if s in order]
-        assert rule_rows == sorted(rule_rows, key=order.index)
-        assert set(symbols[2:]) - set(order) <= {"g_clipped", "g_l2", "w_decayed"}
-        shown |= set(symbols)
-    missing = [line.lhs for line in lines if line.lhs not in shown]
+        for param in PARAMS.get(name, [None]):
+            r = _explained(name, convention, options, param)
+            if r is None:
+                continue
+            assert r.max_step_difference == 0.0
+            for rows in r.steps:
+                symbols = [s for s, _, _ in rows]
+                assert symbols[:2] == ["w_{t-1}", "g_t"]
+                rule_rows = [s for s in symbols[2:] if s in order]
+                assert rule_rows == sorted(rule_rows, key=order.index)
+                assert set(symbols[2:]) - set(order) <= {"g_clipped", "g_l2", "w_decayed"}
+                shown |= set(symbols)
+    missing = [lhs for lhs in order if lhs not in shown]
     assert not missing, f"{name} ({convention}): formula lines with no row: {missing}"
 
 
 @pytest.mark.parametrize("name, convention", _conventions())
 def test_the_table_equals_opt_step(name, convention):
-    r = explain(f"{name}:convention={convention}", steps=4, function="rosenbrock")
-    assert r.max_step_difference <= 1e-12, r.max_step_difference
+    for param in PARAMS.get(name, [None]):
+        r = _explained(name, convention, "", param)
+        if r is not None:
+            assert r.max_step_difference <= 1e-12, r.max_step_difference
+
+
+def test_a_matrix_wise_optimizer_is_explained_on_a_matrix():
+    r = explain(parse_spec("muon:convention=pytorch", check=False), steps=1)   # refuses a vector
+    assert r.start.shape == (2, 2) and _value(r.steps[0], "O_t").shape == (2, 2)
+    text = format_text(r)
+    assert "[0,0]" in text and "[1,1]" in text and "w_0 = [1, -2; 0.5, 1.5]" in text
+    with pytest.raises(ValueError, match="different lengths"):
+        explain("adam", param="1,2;3")
 
 
 def test_constant_gradient_and_start():

@@ -27,7 +27,9 @@ from minidl.optim.trace import trace_update
 from minidl.tensor import Parameter
 
 DEFAULT_PARAM = (1.0, -2.0)
-DEFAULT_FUNCTION = "sphere"  # f = (x^2 + y^2) / 2, so g = w
+#: the start for a matrix-wise optimizer that refuses a vector (Muon under the pytorch convention)
+DEFAULT_MATRIX = ((1.0, -2.0), (0.5, 1.5))
+DEFAULT_FUNCTION = "sphere"  # f = (x^2 + y^2) / 2, so g = w (for any shape of w)
 #: ``explain --steps`` above this is refused: each step is a table of its own
 MAX_STEPS = 10_000
 
@@ -36,10 +38,11 @@ MAX_STEPS = 10_000
 class ExplainResult:
     spec: RowSpec
     hyper: dict  # the group's hyperparameters (defaults filled in)
-    start: tuple
+    start: object  # w_0, a host numpy array (a vector, or a matrix for matrix-wise rules)
     source: str  # where the gradient comes from, in words
     steps: list = field(default_factory=list)  # per step: list of (symbol, formula, host value)
     max_step_difference: float = 0.0  # max |w_t of the table - w_t of opt.step()| over the steps
+    optimizer_name: str = ""  # the class's name
 
     @property
     def agrees_with_step(self) -> bool:
@@ -55,19 +58,25 @@ def _is_number_like(v) -> bool:
     return not isinstance(v, (bool, type(None), str)) and B.np.asarray(v).dtype.kind in "fiu"
 
 
-def _vector(text_or_seq, name):
+def _numbers(text_or_seq, name):
+    """A vector ``"1,-2"`` or a matrix ``"1,-2;0.5,1.5"`` (rows split by ';'), or a sequence."""
     if isinstance(text_or_seq, str):
-        parts = [p for p in text_or_seq.replace(" ", "").split(",") if p]
+        rows = [r for r in text_or_seq.replace(" ", "").split(";") if r]
         try:
-            values = tuple(float(p) for p in parts)
+            values = [[float(p) for p in row.split(",") if p] for row in rows]
         except ValueError:
-            raise ValueError(f"explain: {name} must be numbers separated by commas, like 1,-2; "
-                             f"got {text_or_seq!r}") from None
+            raise ValueError(f"explain: {name} must be numbers separated by commas (rows of a matrix by ';'), "
+                             f"like 1,-2 or 1,-2;0.5,1.5; got {text_or_seq!r}") from None
+        if len(values) == 1:
+            values = values[0]
+        elif len({len(r) for r in values}) != 1:
+            raise ValueError(f"explain: the rows of {name} have different lengths: {text_or_seq!r}")
     else:
-        values = tuple(float(v) for v in text_or_seq)
-    if not values or not all(math.isfinite(v) for v in values):
-        raise ValueError(f"explain: {name} must hold finite numbers, got {text_or_seq!r}")
-    return values
+        values = text_or_seq
+    array = B.np.array(values, dtype=B.np.float64)
+    if array.size == 0 or array.ndim > 2 or not B.np.isfinite(array).all():
+        raise ValueError(f"explain: {name} must hold finite numbers (a vector or a matrix), got {text_or_seq!r}")
+    return array
 
 
 def _check_steps(steps):
@@ -83,16 +92,39 @@ def _gradient_source(grad, function, start):
     if grad is not None and function is not None:
         raise ValueError("explain: give either grad (a constant gradient) or function, not both")
     fn = None if grad is not None else functions2d.get(function or DEFAULT_FUNCTION)
-    start = (fn.start if fn is not None else DEFAULT_PARAM) if start is None else _vector(start, "param")
+    start = _numbers((fn.start if fn is not None else DEFAULT_PARAM) if start is None else start, "param")
     if fn is None:
-        const = _vector(grad, "grad")
-        if len(const) != len(start):
-            raise ValueError(f"explain: grad has {len(const)} numbers, param {len(start)}; they must match")
-        words = f"constant gradient g = [{', '.join(f'{v:g}' for v in const)}]"
-        return (lambda w: B.xp().asarray(const, dtype=B.np.float64)), words, start
-    if len(start) != 2:
-        raise ValueError(f"explain: a test function needs a 2-element param, got {len(start)} numbers")
+        const = _numbers(grad, "grad")
+        if const.shape != start.shape:
+            raise ValueError(f"explain: grad has shape {const.shape}, param {start.shape}; they must match")
+        words = f"constant gradient g = {_show(const)}"
+        return (lambda w: B.xp().asarray(const)), words, start
+    if fn.name == "sphere":                # g = w, whatever the shape
+        return (lambda w: w.copy()), f"g_t = gradient of sphere, f = |w|^2 / 2, so g_t = w_{{t-1}}", start
+    if start.shape != (2,):
+        raise ValueError(f"explain: the test function {fn.name} needs a 2-element param, got shape {start.shape}")
     return fn.grad, f"g_t = gradient of {fn.name}, {fn.formula}, at w_{{t-1}}", start
+
+
+def _show(array) -> str:
+    if array.ndim == 1:
+        return "[" + ", ".join(f"{v:g}" for v in array) + "]"
+    return "[" + "; ".join(", ".join(f"{v:g}" for v in row) for row in array) + "]"
+
+
+def _optimizer(spec, start, param_given):
+    """The optimizer on a twin Parameter at ``start``; a matrix-wise optimizer that refuses a
+    vector gets :data:`DEFAULT_MATRIX` when no param was given."""
+    xp = B.xp()
+    twin = Parameter(xp.array(start, dtype=B.np.float64), name="w")     # (a copy: the twin moves)
+    try:
+        return spec.create([twin]), twin, start
+    except ValueError:
+        if param_given or start.ndim != 1:
+            raise
+    start = B.np.array(DEFAULT_MATRIX)
+    twin = Parameter(xp.array(start), name="w")
+    return spec.create([twin]), twin, start
 
 
 def explain(optimizer, steps: int = 3, param=None, grad=None, function=None,
@@ -106,20 +138,20 @@ def explain(optimizer, steps: int = 3, param=None, grad=None, function=None,
     spec = optimizer if isinstance(optimizer, RowSpec) else parse_spec(optimizer, default_convention=convention)
     _check_steps(steps)
     gradient, source, start = _gradient_source(grad, function, param)
-    xp = B.xp()
-    twin = Parameter(xp.asarray(start, dtype=B.np.float64), name="w")
-    opt = spec.create([twin])
+    opt, twin, start = _optimizer(spec, start, param is not None)
     group = opt.param_groups[0]
-    result = ExplainResult(spec, {k: v for k, v in group.items() if k != "params"}, tuple(start), source)
+    result = ExplainResult(spec, {k: v for k, v in group.items() if k != "params"}, start, source,
+                           optimizer_name=type(opt).__name__)
     lines = rule_for(type(opt), opt.convention)
-    w = xp.asarray(start, dtype=B.np.float64)
+    w = B.xp().array(start, dtype=B.np.float64)
     state = opt.init_state(w, group)
     for _ in range(steps):
         g_in = gradient(w)
         rows = [("w_{t-1}", "the weights before the step", w.copy()), ("g_t", source, g_in.copy())]
         g, base_values = _base_steps(opt, w, g_in, group, rows)
-        traced = trace_update(opt, w, g, state, group).get("update", {})
-        rows.extend(_rule_rows(lines, {**traced, **base_values}))
+        traced = trace_update(opt, w, g, state, group)
+        helpers = {k: v for name, local in traced.items() if name != "update" for k, v in local.items()}
+        rows.extend(_rule_rows(lines, {**helpers, **traced.get("update", {}), **base_values}))
         result.steps.append([(s, d, _host(v)) for s, d, v in rows])
         twin.grad = g_in.copy()
         opt.step()
@@ -188,12 +220,8 @@ def _header(result: ExplainResult) -> list:
     spec = result.spec
     hyper = ", ".join(f"{k}={v}" for k, v in result.hyper.items()
                       if k not in ("weight_decay", "clipnorm", "global_clipnorm", "clipvalue") or v)
-    return [f"{_class_name(spec)}, {spec.convention} convention: {hyper}",
-            f"w_0 = [{', '.join(f'{v:g}' for v in result.start)}]; {result.source}; float64"]
-
-
-def _class_name(spec):
-    return spec.create([Parameter(B.np.zeros(1))]).__class__.__name__
+    return [f"{result.optimizer_name}, {spec.convention} convention: {hyper}",
+            f"w_0 = {_show(result.start)}; {result.source}; float64"]
 
 
 def _agreement(result: ExplainResult) -> str:
@@ -203,14 +231,19 @@ def _agreement(result: ExplainResult) -> str:
     return f"WARNING: opt.step() differs from the table by up to {result.max_step_difference:.3g}."
 
 
+def _columns(result) -> list:
+    """``[0], [1]`` for a vector; ``[0,0], [0,1], ...`` for a matrix."""
+    return [f"[{','.join(map(str, index))}]" for index in B.np.ndindex(*result.start.shape)]
+
+
 def format_text(result: ExplainResult, digits: int = 6) -> str:
     """A fixed-width table: one row per quantity per step, one column per vector element."""
-    width = len(result.start)
+    width = result.start.size
     body = []
     for t, rows in enumerate(result.steps, start=1):
         for i, (sym, desc, val) in enumerate(rows):
             body.append([str(t) if i == 0 else "", sym, *_cells(val, width, digits), desc])
-    head = ["t", "quantity", *[f"[{i}]" for i in range(width)], "formula"]
+    head = ["t", "quantity", *_columns(result), "formula"]
     widths = [max(len(r[c]) for r in body + [head]) for c in range(len(head))]
 
     def line(cells):
@@ -231,8 +264,8 @@ def format_text(result: ExplainResult, digits: int = 6) -> str:
 
 def format_markdown(result: ExplainResult, digits: int = 6) -> str:
     """The same table in Markdown (for docs/)."""
-    width = len(result.start)
-    head = "| t | quantity | " + " | ".join(f"[{i}]" for i in range(width)) + " | formula |"
+    width = result.start.size
+    head = "| t | quantity | " + " | ".join(_columns(result)) + " | formula |"
     sep = "|---:|---|" + "---:|" * width + "---|"
     first, second = _header(result)
     lines = [f"{first}  ", second, "", head, sep]
