@@ -62,6 +62,14 @@ from minidl.optim.validation import check_lr, check_nonnegative, check_positive
 DECAY_IN_RULE = ("paper",)
 
 
+def _routed(convention, given):
+    """``given`` (keyword arguments or a param group) with ``weight_decay`` read as the rule's
+    ``weight_decay_rate``, checked first under the name the user wrote."""
+    if convention in DECAY_IN_RULE and isinstance(given, dict) and given.get("weight_decay") is not None:
+        check_nonnegative(given["weight_decay"], "weight_decay")
+    return rule_decay.routed(convention, DECAY_IN_RULE, given)
+
+
 def _norm(xp, x):
     """||x|| on the device, its squares summed in float64 (a float32 square may overflow)."""
     flat = x.reshape(-1).astype(xp.float64, copy=False)
@@ -77,11 +85,11 @@ class LARS(Optimizer):
 
     def __init__(self, params, lr=None, momentum=None, eta=None, eps=None, weight_decay=None,
                  convention="paper", **options):
-        hyper = rule_decay.routed(convention, DECAY_IN_RULE, {"weight_decay": weight_decay, **options})
+        hyper = _routed(convention, {"weight_decay": weight_decay, **options})
         super().__init__(params, convention, lr=lr, momentum=momentum, eta=eta, eps=eps, **hyper)
 
     def add_param_group(self, group):
-        super().add_param_group(rule_decay.routed(self.convention, DECAY_IN_RULE, group))
+        super().add_param_group(_routed(self.convention, group))
 
     def validate(self, group):
         check_lr(group["lr"])

@@ -102,6 +102,8 @@ def weight_decay_is_the_rules_own():
     assert opt.param_groups[1]["weight_decay"] == 0.0 and opt.param_groups[1]["weight_decay_rate"] == 0.2
     with pytest.raises(ValueError, match="Invalid weight_decay: 0.1 beside weight_decay_rate=0.2"):
         optim.LARS([p], weight_decay=0.1, weight_decay_rate=0.2)
+    with pytest.raises(ValueError, match="Invalid weight_decay: -0.2"):          # named as the user wrote it
+        opt.add_param_group({"params": [parameter([4.0])], "weight_decay": -0.2})
     saved = opt.state_dict()
     saved["param_groups"][0]["weight_decay"] = 0.5                  # a decay by the base too: refused
     with pytest.raises(ValueError, match="expected 0: under the paper convention the decay is the rule's own"):
@@ -127,7 +129,8 @@ SPEC = Spec(
     hand=CASES,
     bad=(({"lr": -1.0}, "lr"), ({"lr": float("nan")}, "lr"), ({"momentum": -0.1}, "momentum"),
          ({"eta": 0.0}, "eta"), ({"eta": float("inf")}, "eta"), ({"eps": -1e-8}, "eps"),
-         ({"weight_decay": -0.1}, "weight_decay_rate"), ({"weight_decay_rate": float("nan")}, "weight_decay_rate"),
+         ({"weight_decay": -0.1}, "Invalid weight_decay: -0.1"), ({"weight_decay": "0.1"}, "Invalid weight_decay"),
+         ({"weight_decay_rate": -0.1}, "Invalid weight_decay_rate"), ({"weight_decay_rate": float("nan")}, "weight_decay_rate"),
          ({"convention": "keras"}, "convention"), ({"nesterov": True}, "nesterov")),
     quadratic=({}, 1e-15),              # f = 3.6e-19 after 2000 steps at the defaults
     rosenbrock=({}, 0.01),              # 0.0036: a step of about lr * eta * ||w|| whatever the curvature
