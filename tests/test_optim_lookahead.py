@@ -29,7 +29,8 @@ def test_around_an_optimizer_already_built_it_shares_its_groups_and_state():
     opt = optim.Lookahead(inner, 3, 0.5)
     assert opt.inner is inner and opt.param_groups is inner.param_groups and opt.state is inner.state
     built = _steps(opt, [p], grads)
-    by_name, _, _ = run_steps("lookahead", grads, w0=w0, inner="adam", lr=0.01, k=3, alpha=0.5)
+    by_name, _, _ = run_steps("lookahead", grads, w0=w0, inner="adam", inner_convention="keras", lr=0.01, k=3,
+                              alpha=0.5)
     np.testing.assert_array_equal(np.array(built), np.array(by_name))
     assert set(inner.state[p]) == {"step", "exp_avg", "exp_avg_sq", "slow_weights", "lookahead_step"}
 
@@ -64,11 +65,12 @@ def test_a_schedule_on_the_lookahead_sets_the_lr_of_the_inner_rule():
 
 def test_weight_decay_and_clipping_are_applied_once_as_for_the_inner_optimizer_alone():
     w0, grads = problem(12, steps=6)
-    for hyper in ({"weight_decay": 0.1, "global_clipnorm": 1.0}, {"weight_decay": 0.1, "convention": "pytorch"}):
-        alone, _, _ = run_steps("adam", grads, w0=w0, lr=0.01, **hyper)
-        inner = {("inner_" + k if k == "convention" else k): v for k, v in hyper.items()}
-        wrapped, _, _ = run_steps("lookahead", grads, w0=w0, lr=0.01, k=1, alpha=1.0, **inner)
-        np.testing.assert_array_equal(np.array(wrapped), np.array(alone), err_msg=str(hyper))
+    for convention, hyper in (("keras", {"weight_decay": 0.1, "global_clipnorm": 1.0}),     # decoupled decay
+                              ("pytorch", {"weight_decay": 0.1, "clipvalue": 0.5})):      # L2
+        alone, _, _ = run_steps("adam", grads, w0=w0, lr=0.01, convention=convention, **hyper)
+        wrapped, _, _ = run_steps("lookahead", grads, w0=w0, lr=0.01, k=1, alpha=1.0, inner_convention=convention,
+                                  **hyper)
+        np.testing.assert_array_equal(np.array(wrapped), np.array(alone), err_msg=convention)
 
 
 def test_state_dict_holds_the_inner_optimizer_and_refuses_another():
@@ -77,14 +79,14 @@ def test_state_dict_holds_the_inner_optimizer_and_refuses_another():
     opt = optim.Lookahead([p], inner="sgd", lr=0.1, momentum=0.9, k=3)
     _steps(opt, [p], grads)
     saved = copy.deepcopy(opt.state_dict())
-    assert saved["inner"] == {"optimizer": "SGD", "convention": "keras"}
+    assert saved["inner"] == {"optimizer": "SGD", "convention": "paper"}
     assert saved["param_groups"][0]["lookahead_k"] == 3 and saved["param_groups"][0]["momentum"] == 0.9
     assert set(saved["state"][0]) == {"step", "momentum_buffer", "slow_weights", "lookahead_step"}
     twin = optim.Lookahead([parameter(w0)], inner="sgd", lr=0.1, momentum=0.9, k=3)
     twin.load_state_dict(saved)
     assert twin.inner.param_groups is twin.param_groups and twin.inner.state is twin.state
     other = optim.Lookahead([parameter(w0)], inner="sgd", inner_convention="pytorch", lr=0.1, momentum=0.9, k=3)
-    with pytest.raises(ValueError, match=r"a Lookahead around \{'optimizer': 'SGD', 'convention': 'keras'\}"):
+    with pytest.raises(ValueError, match=r"a Lookahead around \{'optimizer': 'SGD', 'convention': 'paper'\}"):
         other.load_state_dict(saved)
     saved["param_groups"][0]["lookahead_alpha"] = 2.0
     with pytest.raises(ValueError, match="Invalid alpha: 2.0"):
@@ -129,7 +131,9 @@ def test_a_class_of_ones_own_inside():
 
 
 def test_a_row_spec_names_the_inner_optimizer_and_its_lr():
-    spec = parse_spec("lookahead:inner=sgd,inner_lr=0.1,k=2,alpha=0.5,weight_decay=0.01")
+    # a row spec reaches Lookahead's own settings, lr and the common options (weight decay, clipping); the
+    # inner optimizer's other hyperparameters (momentum, betas...) are not keys of a row spec yet
+    spec = parse_spec("lookahead:inner=sgd,lr=0.1,k=2,alpha=0.5,weight_decay=0.01")
     opt = spec.create([parameter([1.0, -2.0])])
     assert type(opt.inner) is optim.SGD and opt.param_groups[0]["lr"] == 0.1
     assert opt.param_groups[0]["weight_decay"] == 0.01 and opt.param_groups[0]["lookahead_k"] == 2
@@ -139,7 +143,7 @@ def test_a_row_spec_names_the_inner_optimizer_and_its_lr():
 
 def test_explain_shows_the_fast_and_the_slow_weights():
     # SGD inside, lr 0.5, k 2, sphere from (1, -2): theta halves w; at t=2 phi = 0.5*w0 + 0.5*theta_2
-    r = explain("lookahead:inner=sgd,inner_lr=0.5,k=2", steps=2)
+    r = explain("lookahead:inner=sgd,lr=0.5,k=2", steps=2)
     assert r.max_step_difference == 0.0
     rows = {t: {s: v for s, _, v in r.steps[t]} for t in (0, 1)}
     np.testing.assert_array_equal(rows[0]["theta_t"], [0.5, -1.0])

@@ -20,12 +20,13 @@ Building one::
 
     Lookahead(optim.Adam(params, lr=1e-3), k=5, alpha=0.5)    # around an optimizer already built
     Lookahead(params, inner="sgd", k=5, alpha=0.5, lr=0.1)    # the inner one built by name
-    optim.create("lookahead", params, inner="adam", inner_lr=0.01)
+    optim.create("lookahead", params, inner="adam", lr=0.01)
 
 Given by name (a registered name, ``module:Class`` or a class), the inner optimizer takes every
 other keyword: its own hyperparameters by their names (``lr=0.1``, ``momentum=0.9``) or as
 ``inner_<name>`` (``inner_lr``; needed for a name Lookahead has itself: ``inner_alpha`` is ASGD's
-alpha), its convention as ``inner_convention`` (default: the inner class's own default), and
+alpha), its convention as ``inner_convention`` (default ``auto``: the inner optimizer's paper
+convention where it has one, Lookahead's own being the paper's, else its default one), and
 ``weight_decay`` and the clipping options, which the base class applies once per step before
 the inner rule, as the inner optimizer alone would.  The param groups are the inner optimizer's
 (the same list, each group with ``lookahead_k`` and ``lookahead_alpha`` added), so a schedule on
@@ -40,11 +41,12 @@ own train/eval points) are refused.
 
 Defaults:
 
-    convention  inner  inner_convention  k  alpha  inner_lr
-    paper       adam   the inner's own   5  0.5    the inner's own
+    convention  inner  inner_convention  k  alpha  lr
+    paper       adam   auto              5  0.5    None (the inner optimizer's default)
 
-(the paper's runs use k 5 or 10 and alpha 0.5 or 0.8).  ``inner_lr`` is listed so that a row
-spec (``lookahead:inner=sgd,inner_lr=0.1,k=5``) can set the inner optimizer's lr.
+(the paper's runs use k 5 or 10 and alpha 0.5 or 0.8).  ``lr``, the inner optimizer's, is listed
+so that a row spec (``lookahead:inner=sgd,lr=0.1,k=5``) can set it; ``defaults`` holds these
+settings as given, the inner optimizer's ``defaults`` all of its own.
 
 .. note:: Algorithm 1 resets only the fast weights at a synchronisation (theta <- phi); the inner
    optimizer's state (its momentum, its moments) carries on, here as in the PyTorch
@@ -55,7 +57,7 @@ from __future__ import annotations
 
 import importlib
 
-from minidl.optim.optimizer import Optimizer, default_convention
+from minidl.optim.optimizer import COMMON_DEFAULTS, Optimizer, default_convention
 from minidl.optim.validation import check_int, check_range
 
 #: Lookahead's settings in a param group, named apart from the inner optimizer's (ASGD has an alpha)
@@ -91,11 +93,34 @@ def _inner_hyperparameters(given: dict) -> dict:
     return out
 
 
+def _wrapped(inner, name, inner_convention, hyperparameters):
+    """An optimizer already built, and what ``defaults`` says of it."""
+    given = {key: v for key, v in hyperparameters.items() if v is not None}
+    if name is not None or inner_convention is not None or given:
+        raise ValueError("Lookahead: the inner optimizer is already built; give its hyperparameters to it, "
+                         f"not to Lookahead (got inner={name!r}, inner_convention={inner_convention!r}, "
+                         f"{sorted(given)})")
+    return inner, {"inner": type(inner).__name__, "inner_convention": inner.convention,
+                   "lr": inner.defaults.get("lr")}
+
+
+def _built(params, name, inner_convention, hyperparameters):
+    """The inner optimizer ``name`` built over ``params``, and what ``defaults`` says of it."""
+    cls = _inner_class(name)
+    convention = inner_convention
+    if convention in (None, "auto"):          # the paper's, as Lookahead's own, where the inner one has it
+        convention = "paper" if "paper" in cls.DEFAULTS else default_convention(cls)
+    hyper = {key: v for key, v in _inner_hyperparameters(hyperparameters).items() if v is not None}
+    inner = cls(params, convention=convention, **hyper)
+    return inner, {"inner": name if isinstance(name, str) else cls.__name__,
+                   "inner_convention": inner_convention or "auto", "lr": hyper.get("lr")}
+
+
 class Lookahead(Optimizer):
     __doc__ = __doc__
     #: the inner rule may be matrix-wise (Lamb, LARS, Muon): the speed layer leaves the rule whole
     ELEMENTWISE = False
-    DEFAULTS = {"paper": {"inner": "adam", "inner_convention": "auto", "k": 5, "alpha": 0.5, "inner_lr": None}}
+    DEFAULTS = {"paper": {"inner": "adam", "inner_convention": "auto", "k": 5, "alpha": 0.5, "lr": None}}
 
     def __init__(self, params, k=None, alpha=None, inner=None, inner_convention=None, convention="paper",
                  **inner_hyperparameters):
@@ -105,26 +130,18 @@ class Lookahead(Optimizer):
         self.convention = convention
         own = self.DEFAULTS[convention]
         if isinstance(params, Optimizer):
-            given = {k_: v for k_, v in inner_hyperparameters.items() if v is not None}
-            if inner is not None or inner_convention is not None or given:
-                raise ValueError("Lookahead: the inner optimizer is already built; give its hyperparameters "
-                                 f"to it, not to Lookahead (got inner={inner!r}, inner_convention="
-                                 f"{inner_convention!r}, {sorted(given)})")
-            self.inner, name = params, type(params).__name__
+            self.inner, about = _wrapped(params, inner, inner_convention, inner_hyperparameters)
         else:
-            cls = _inner_class(own["inner"] if inner is None else inner)
-            conv = default_convention(cls) if inner_convention in (None, "auto") else inner_convention
-            hyper = {k_: v for k_, v in _inner_hyperparameters(inner_hyperparameters).items() if v is not None}
-            self.inner = cls(params, convention=conv, **hyper)
-            name = inner if isinstance(inner, str) else (own["inner"] if inner is None else cls.__name__)
+            self.inner, about = _built(params, own["inner"] if inner is None else inner,
+                                       inner_convention, inner_hyperparameters)
         self._check_inner()
-        settings = {OWN["k"]: own["k"] if k is None else k, OWN["alpha"]: own["alpha"] if alpha is None else alpha}
-        self.defaults = {**self.inner.defaults, "inner": name, "inner_convention": self.inner.convention, **settings}
+        settings = {"k": own["k"] if k is None else k, "alpha": own["alpha"] if alpha is None else alpha}
+        self.defaults = {**{key: self.inner.defaults[key] for key in COMMON_DEFAULTS}, **about, **settings}
         self.param_groups = self.inner.param_groups        # the same list: a schedule on either moves both
         self.state = self.inner.state
         self.check_finite = self.inner.check_finite
         for group in self.param_groups:
-            group.update({key: group.get(key, settings[key]) for key in OWN.values()})
+            group.update({OWN[key]: group.get(OWN[key], settings[key]) for key in OWN})
             self._validate_group(group)
         for p, state in self.state.items():                # an inner optimizer that has stepped already
             if "slow_weights" not in state:
@@ -145,7 +162,7 @@ class Lookahead(Optimizer):
             raise TypeError("Lookahead: a param group must be a dict with a 'params' list")
         self.inner.add_param_group({key: v for key, v in group.items() if key not in OWN.values()})
         added = self.param_groups[-1]
-        added.update({key: group.get(key, self.defaults[key]) for key in OWN.values()})
+        added.update({OWN[key]: group.get(OWN[key], self.defaults[key]) for key in OWN})
         try:
             self._validate_group(added)
         except ValueError:
@@ -202,6 +219,6 @@ class Lookahead(Optimizer):
         self.inner.param_groups, self.inner.state = self.param_groups, self.state
 
     def __repr__(self):
-        k, alpha = self.defaults["lookahead_k"], self.defaults["lookahead_alpha"]
+        k, alpha = self.defaults["k"], self.defaults["alpha"]
         return f"Lookahead({self.inner!r}, k={k}, alpha={alpha})"
 

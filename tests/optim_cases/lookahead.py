@@ -7,7 +7,7 @@ import numpy as np
 from minidl import optim
 from optim_testutil import Hand, Spec, parameter, problem, run_steps
 
-# Two cycles by hand, SGD inside (its keras convention, no momentum), lr 0.5, k 2, alpha 0.5; w0 = [1, -2], g = w:
+# Two cycles by hand, SGD inside (its paper convention, no momentum), lr 0.5, k 2, alpha 0.5; w0 = [1, -2], g = w:
 # each SGD step halves w: theta = w - 0.5*w = 0.5*w
 # t=1: theta = [0.5, -1];  not a k-th step: w = theta
 # t=2: theta = [0.25, -0.5];  phi = 0.5*[1, -2] + 0.5*[0.25, -0.5] = [0.625, -1.25];  w = phi
@@ -27,7 +27,7 @@ SGD_TRACE = {1: {"theta": [0.5, -1.0]},
 #         [0.97001009952904994, -1.97000491164251];  phi_3 = 0.5*w0 + 0.5*theta_3 = [0.98500504976452497, -1.985002455821255]
 # t=4..6: theta = [0.97501234844216027, -1.9750060153578282], [0.96502414779407655, -1.9650117802609199],
 #         [0.9550436863154559, -1.9550213085960349];  phi_6 = 0.5*phi_3 + 0.5*theta_6 = [0.97002436803999043, -1.970011882208645]
-ADAM_HYPER = {"inner": "adam", "inner_convention": "paper", "lr": 0.01, "k": 3, "alpha": 0.5}
+ADAM_HYPER = {"inner": "adam", "lr": 0.01, "k": 3, "alpha": 0.5}              # its paper convention (auto)
 ADAM_EXPECTED = ((0.9900000001, -1.99000000005), (0.9800027460963699, -1.9800013380540017),
                  (0.98500504976452497, -1.985002455821255), (0.97501234844216027, -1.9750060153578282),
                  (0.96502414779407655, -1.9650117802609199), (0.97002436803999043, -1.970011882208645))
@@ -47,15 +47,15 @@ def with_k_1_and_alpha_1_it_is_its_inner_optimizer_bit_for_bit():
     for name, hyper in (("adam", {"lr": 0.01}), ("sgd", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
                         ("adabelief", {"amsgrad": True}), ("lars", {"weight_decay": 0.01}),
                         ("adopt", {}), ("rmsprop", {"centered": True, "weight_decay": 0.01})):
-        alone, _, _ = run_steps(name, grads, w0=w0, **hyper)
-        wrapped, _, _ = run_steps("lookahead", grads, w0=w0, inner=name, k=1, alpha=1.0, **hyper)
+        alone, _, _ = run_steps(name, grads, w0=w0, convention="paper", **hyper)
+        wrapped, _, _ = run_steps("lookahead", grads, w0=w0, inner=name, k=1, alpha=1.0, **hyper)   # paper inside
         np.testing.assert_array_equal(np.array(wrapped), np.array(alone), err_msg=name)
 
 
 def between_synchronisations_it_is_its_inner_optimizer():
     # k = 4: steps 1 to 3 are the inner optimizer's exactly; step 4 lands on phi = (1 - alpha) w0 + alpha theta_4
     w0, grads = problem(7, steps=4)
-    alone, _, _ = run_steps("adam", grads, w0=w0, lr=0.01)
+    alone, _, _ = run_steps("adam", grads, w0=w0, convention="paper", lr=0.01)
     wrapped, _, _ = run_steps("lookahead", grads, w0=w0, k=4, alpha=0.8, lr=0.01)
     np.testing.assert_array_equal(np.array(wrapped[:3]), np.array(alone[:3]))
     np.testing.assert_allclose(wrapped[3], 0.2 * w0 + 0.8 * alone[3], rtol=1e-15)
@@ -76,14 +76,16 @@ def the_inner_hyperparameters_by_name_or_with_inner_():
     assert group["lookahead_alpha"] == 0.8 and group["alpha"] == 0.5 and group["lr"] == 0.02
     assert a.defaults["inner"] == "asgd" and a.inner.param_groups is a.param_groups
     b = optim.create("lookahead", [parameter([1.0])], inner="sgd", inner_lr=0.3, inner_momentum=0.5)
-    assert b.param_groups[0]["lr"] == 0.3 and b.param_groups[0]["momentum"] == 0.5
-    assert b.defaults["inner_convention"] == "keras" and b.inner.convention == "keras"
-    assert optim.Lookahead([parameter([1.0])], inner="asgd").inner.convention == "pytorch"   # ASGD's only one
+    assert b.param_groups[0]["lr"] == 0.3 and b.param_groups[0]["momentum"] == 0.5 and b.defaults["lr"] == 0.3
+    # inner_convention "auto": the inner optimizer's paper convention, else its default (ASGD has pytorch only)
+    assert b.defaults["inner_convention"] == "auto" and b.inner.convention == "paper"
+    assert optim.Lookahead([parameter([1.0])], inner="asgd").inner.convention == "pytorch"
+    assert optim.Lookahead([parameter([1.0])], inner="ftrl").inner.convention == "keras"
 
 
 SPEC = Spec(
     name="lookahead",
-    defaults={"paper": {"inner": "adam", "lookahead_k": 5, "lookahead_alpha": 0.5}},
+    defaults={"paper": {"inner": "adam", "inner_convention": "auto", "k": 5, "alpha": 0.5, "lr": None}},
     variants=({}, {"inner": "sgd"}, {"k": 1, "alpha": 1.0}, {"inner": "adam", "inner_convention": "pytorch", "k": 2}),
     hand=CASES,
     bad=(({"k": 0}, "Invalid k"), ({"k": 2.5}, "Invalid k"), ({"k": True}, "Invalid k"),
