@@ -66,7 +66,7 @@ from minidl.train import fit
 # ------------------------------------------------------------------ the allowed places
 #: (function, call) -> why: device reads the training step makes on purpose (documented there)
 DELIBERATE_READS = {
-    ("train_step", "float(loss.data)"):
+    ("forward_backward", "float(loss.data)"):
         "the step's loss, read once per step (once per chunk of an accumulated batch): the "
         "per-step loss of the History and the callbacks, and the divergence check",
     ("Optimizer.check_gradients", "bool(xp.isfinite(squares).all())"):
@@ -81,6 +81,21 @@ DELIBERATE_READS = {
         "the running accuracy, read only when a callback reads logs['accuracy'] (the logs are "
         "lazy): the progress bar of verbose=1 reads it at most every ProgressBar.REFRESH_SECONDS",
 }
+
+#: (function, call) -> why: L-BFGS's own algorithm decides on host numbers, as torch.optim.LBFGS
+#: does (its tolerances, the curvature test, the line search): several reads per iteration
+LBFGS_READS = {
+    ("LBFGS.update", "float(xp.abs(g).max())"): "the small-gradient stop (tolerance_grad), each iteration",
+    ("LBFGS.update", "bool(ys > CURVATURE_MIN)"): "the curvature test before a pair enters the history",
+    ("LBFGS.update", "float(xp.abs(g).sum(dtype=B.np.float64))"): "the first step size, first iteration only",
+    ("LBFGS.update", "bool(gtd > -group['tolerance_change'])"): "the directional-derivative stop",
+    ("_Evaluation.__call__", "float(loss.item() if hasattr(loss, 'item') else loss)"): "the closure's loss, for the line search",
+    ("_Evaluation.__call__", "loss.item()"): "the closure's loss, for the line search",
+    ("_Evaluation.__call__", "float(w.dot(w))"): "the L2 term added to the loss the line search sees",
+    ("LBFGS._minimize", "float(xp.abs(state['d'] * state['t']).max())"): "the small-step stop (tolerance_change)",
+    ("_all_finite", "bool(xp.isfinite(v).all())"): "only in a guarded step (after the screen saw an overflow)",
+}
+DELIBERATE_READS.update(LBFGS_READS)
 
 #: (function, call) -> what it converts: Python numbers and host values, not device arrays
 HOST_VALUES = {
@@ -107,7 +122,7 @@ HOST_BY_DESIGN = {
 }
 
 STATIC_ALLOWED = {**DELIBERATE_READS, **HOST_VALUES, **KNOWN_DEFECTS}
-LOSS_READ = ("train_step", "float(loss.data)")
+LOSS_READ = ("forward_backward", "float(loss.data)")
 SCREEN_READ = ("Optimizer.check_gradients", "bool(xp.isfinite(squares).all())")
 
 
@@ -523,7 +538,7 @@ def test_a_training_step_of_the_article_cnn_reads_the_host_only_where_listed(mon
                if isinstance(v, np.ndarray))
 
 
-@pytest.mark.parametrize("name", sorted(optim.REGISTRY))
+@pytest.mark.parametrize("name", sorted(n for n in optim.REGISTRY if n != "lbfgs"))   # (LBFGS_READS)
 def test_an_optimizer_step_reads_the_host_once(monkeypatch, name):
     rng = np.random.default_rng(1)
     with fake_device(monkeypatch) as sim:

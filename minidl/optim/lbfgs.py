@@ -96,6 +96,8 @@ class LBFGS(Optimizer):
     DEFAULTS = {"pytorch": {"lr": 1.0, "max_iter": 20, "max_eval": None, "tolerance_grad": 1e-7,
                             "tolerance_change": 1e-9, "history_size": 100, "line_search_fn": None}}
     ELEMENTWISE = False
+    #: fit hands it the step's forward and backward as a closure (minidl/train/step.py)
+    USES_CLOSURE = True
 
     def __init__(self, params, lr=None, max_iter=None, max_eval=None, tolerance_grad=None, tolerance_change=None,
                  history_size=None, line_search_fn=None, weight_decay=None, convention="pytorch", **options):

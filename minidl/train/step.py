@@ -17,6 +17,10 @@ loss as it is (a weight of 1 would change nothing but cost an operation).
 
 The step's loss is read back to the host (one sync per step, needed for the per-step
 loss and the divergence check); the count of correct predictions stays on the device.
+
+An optimizer that evaluates the loss more than once per step (``USES_CLOSURE = True``:
+LBFGS, as torch users drive it) gets the forward and backward above as a closure,
+``optimizer.step(closure)``; the step's loss and accuracy are those of its first evaluation.
 """
 from __future__ import annotations
 
@@ -56,9 +60,25 @@ def train_step(model, optimizer, dataset, indices, loss_fn, max_chunk: int) -> S
     the loss is NaN or Inf, before the optimizer is stepped, or when the optimizer refuses
     the step with a FloatingPointError (kept as the ``__cause__``).
     """
-    optimizer.zero_grad()
     n = batch_size_of(indices)
     parts = chunks(indices, max_chunk)
+    optimizer.zero_grad()
+    value, correct = forward_backward(model, dataset, parts, n, loss_fn)
+    if not math.isfinite(value):
+        raise NonFiniteStep("loss", value)
+    try:
+        if getattr(optimizer, "USES_CLOSURE", False):
+            optimizer.step(_closure(model, optimizer, dataset, parts, n, loss_fn, value))
+        else:
+            optimizer.step()
+    except FloatingPointError as exc:
+        raise NonFiniteStep(str(exc), value) from exc
+    return StepResult(value, correct, n)
+
+
+def forward_backward(model, dataset, parts, n, loss_fn):
+    """The batch's mean loss (a float) and its count of correct predictions, with the gradient
+    of the batch's mean loss added up in ``.grad`` over the chunks ``parts``."""
     value, correct = 0.0, 0
     for part in parts:
         x, y = dataset.batch(part)
@@ -68,10 +88,19 @@ def train_step(model, optimizer, dataset, indices, loss_fn, max_chunk: int) -> S
         (loss if len(parts) == 1 else loss * weight).backward()
         correct = correct + (logits.data.argmax(axis=1) == y).sum()   # stays on the device
         value += float(loss.data) * weight                            # the host read of the step
-    if not math.isfinite(value):
-        raise NonFiniteStep("loss", value)
-    try:
-        optimizer.step()
-    except FloatingPointError as exc:
-        raise NonFiniteStep(str(exc), value) from exc
-    return StepResult(value, correct, n)
+    return value, correct
+
+
+def _closure(model, optimizer, dataset, parts, n, loss_fn, first_value):
+    """The step's forward and backward as a closure; its first call returns what was just
+    computed (the gradients are in .grad), later ones compute again at the new weights."""
+    calls = []
+
+    def closure():
+        calls.append(1)
+        if len(calls) == 1:
+            return first_value
+        optimizer.zero_grad()
+        return forward_backward(model, dataset, parts, n, loss_fn)[0]
+
+    return closure
