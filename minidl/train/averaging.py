@@ -1,33 +1,6 @@
-r"""WeightAveraging: fit keeps an average of the weights (Keras's ``use_ema``, torch's AveragedModel / SWA).
+"""WeightAveraging: fit keeps an average of the weights (Keras's ``use_ema``, torch's AveragedModel / SWA).
 
-    from minidl.train import WeightAveraging, fit
-    history = fit(model, opt, train, test, epochs=10, callbacks=[WeightAveraging(momentum=0.99)])
-    # the model now holds the exponential moving average of its weights
-
-The average is :class:`minidl.optim.averaging.AveragedParameters` (its docstring has the rule and
-what Keras and torch call it), of the model's parameters, updated after every optimizer step
-(``interval="step"``, Keras's and torch's EMA) or after every completed epoch (``"epoch"``, SWA's
-habit), from step or epoch ``start`` on (counted over the whole run, a resumed one included).
-
-* ``overwrite_frequency=k`` (Keras's ``ema_overwrite_frequency``, with ``interval="step"``):
-  after every ``k``-th step of the run the average is copied into the weights, and training
-  goes on from there.
-* ``evaluate_average=True``: each of fit's evaluations (``val_loss``, ``val_accuracy``) is of
-  the average; the weights go back before training goes on.  fit calls the optimizer's
-  ``eval()`` before an evaluation and ``train()`` after it; the callback hooks both for the run
-  (instance attributes, removed when fit ends, as ``minidl.perf`` wraps ``update``).
-* ``swap_at_end=True`` (the default, as Keras's ``fit`` with ``use_ema``): when fit ends
-  normally the model's weights and the average are exchanged, so the model holds the average
-  and ``callback.average.averages`` the final trained weights (``callback.average.swap()``
-  exchanges them back).  An exception leaves the trained weights in the model.
-
-Checkpoints: fit's checkpoint (``checkpoint_path``) holds the trained weights, not the average.
-With ``path``, the callback keeps the average in its own file, written atomically after each
-completed epoch (after fit's checkpoint): the arrays and the epoch, ``n_averaged``, ``average``
-and ``momentum``.  When fit starts after ``k`` completed epochs (``resume=True`` from a checkpoint
-at epoch ``k``, or ``history=``) and that file is at epoch ``k``, the average is restored from it;
-a file at another epoch is an error (nothing has trained then); a fresh run (``k = 0``) starts a
-new average and overwrites the file after its first epoch.
+See :class:`WeightAveraging` for what it does, its arguments, and how its average is saved.
 """
 from __future__ import annotations
 
@@ -70,7 +43,39 @@ def _check(momentum, average, interval, start, overwrite_frequency, evaluate_ave
 
 
 class WeightAveraging(Callback):
-    """An average of the model's weights kept during fit (see the module docstring)."""
+    r"""An average of the model's weights kept during fit (Keras's ``use_ema``, torch's AveragedModel / SWA)::
+
+        from minidl.train import WeightAveraging, fit
+        history = fit(model, opt, train, test, epochs=10, callbacks=[WeightAveraging(momentum=0.99)])
+        # the model now holds the exponential moving average of its weights
+
+    The average is :class:`minidl.optim.averaging.AveragedParameters` (its docstring has the rule and
+    what Keras and torch call it), of the model's parameters, updated after every optimizer step
+    (``interval="step"``, Keras's and torch's EMA) or after every completed epoch (``"epoch"``, SWA's
+    habit), from step or epoch ``start`` on (counted over the whole run, a resumed one included),
+    with ``momentum`` (Keras's ``ema_momentum``, torch's ``decay``) and ``average`` ``"ema"`` or
+    ``"equal"``.  ``callback.average`` is that AveragedParameters (rebuilt when a fit starts).
+
+    * ``overwrite_frequency=k`` (Keras's ``ema_overwrite_frequency``, with ``interval="step"``):
+      after every ``k``-th step of the run the average is copied into the weights, and training
+      goes on from there.
+    * ``evaluate_average=True``: each of fit's evaluations (``val_loss``, ``val_accuracy``) is of
+      the average; the weights go back before training goes on.  fit calls the optimizer's
+      ``eval()`` before an evaluation and ``train()`` after it; the callback hooks both for the run
+      (instance attributes, removed when fit ends, as ``minidl.perf`` wraps ``update``).
+    * ``swap_at_end=True`` (the default, as Keras's ``fit`` with ``use_ema``): when fit ends
+      normally the model's weights and the average are exchanged, so the model holds the average
+      and ``callback.average.averages`` the final trained weights (``callback.average.swap()``
+      exchanges them back).  An exception leaves the trained weights in the model.
+
+    Checkpoints: fit's checkpoint (``checkpoint_path``) holds the trained weights, not the average.
+    With ``path``, the callback keeps the average in its own file, written atomically after each
+    completed epoch (after fit's checkpoint): the arrays and the epoch, ``n_averaged``, ``average``
+    and ``momentum``.  When fit starts after ``k`` completed epochs (``resume=True`` from a checkpoint
+    at epoch ``k``, or ``history=``) and that file is at epoch ``k``, the average is restored from it;
+    a file at another epoch is an error (nothing has trained then); a fresh run (``k = 0``) starts a
+    new average and overwrites the file after its first epoch.
+    """
 
     def __init__(self, momentum: float = 0.99, average: str = "ema", *, interval: str = "step", start: int = 0,
                  overwrite_frequency: int | None = None, evaluate_average: bool = False, swap_at_end: bool = True,

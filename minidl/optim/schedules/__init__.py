@@ -48,6 +48,8 @@ From ``minidl.train.fit``: ``fit(..., schedule=sched)`` steps it once per epoch
 ``state_dict()`` is JSON-able; ``load_state_dict`` checks all of it first and changes nothing on
 a bad state; ``from_state_dict(opt, state)`` rebuilds a schedule from its state alone.  Where
 torch takes ``last_epoch`` to resume, minidl takes only -1: build the schedule, then load its state.
+fit's checkpoints hold the schedule's state; ``fit(..., resume=True)`` resumes every schedule but
+ChainedScheduler, LambdaLR and MultiplicativeLR (see ChainedScheduler's note).
 """
 from minidl.optim.schedules.base import SCHEDULES, LRScheduler, from_state_dict, initial_lrs
 from minidl.optim.schedules.decay import (ConstantLR, ExponentialLR, LambdaLR, LinearLR, LinearWarmup, MultiplicativeLR,

@@ -153,6 +153,12 @@ class ChainedScheduler(_Combined):
     OneCycleLR, CyclicLR) overrides those before it.  ``get_last_lr()`` is the groups' lr
     after the last schedule.  Signature as torch's: ``ChainedScheduler(schedulers, optimizer=None)``.
     ``last_epoch`` counts the steps (the schedules keep their own).
+
+    .. note:: ``fit(..., resume=True)`` checks a checkpoint's schedule state by building a fresh
+       schedule as ``type(schedule)(optimizer, **hyperparameters)`` (``minidl.train.checkpoint_checks``),
+       which this signature does not take, so it refuses to resume a ChainedScheduler (nor a
+       LambdaLR or MultiplicativeLR, whose functions are not saved); ``load_state_dict`` itself
+       restores all three.
     """
 
     HYPERPARAMETERS = ("schedulers",)

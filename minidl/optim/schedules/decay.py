@@ -234,7 +234,7 @@ class LambdaLR(LRScheduler):
 
     ``lr_lambda``: a function, or a list of one per param group.  The functions are not in
     ``state_dict()`` (torch saves only callable objects' ``__dict__``): build the schedule with
-    the same functions, then load the state.
+    the same functions, then load the state (``fit(..., resume=True)`` cannot: see ChainedScheduler's note).
     """
 
     HOLDS_FUNCTIONS = True
