@@ -148,6 +148,8 @@ def _fit(path, epochs, build, interval="epoch"):
                                           schedules.CosineAnnealingLR(o, T_max=3)], milestones=[2]), "epoch"),
     (lambda o: schedules.ReduceLROnPlateau(o, factor=0.5, patience=1, threshold=0.999), "epoch"),
     (lambda o: schedules.OneCycleLR(o, max_lr=0.5, total_steps=16), "step"),
+    (lambda o: schedules.ChainedScheduler([schedules.ExponentialLR(o, 0.9), schedules.StepLR(o, 2, 0.5)]), "epoch"),
+    (lambda o: schedules.LambdaLR(o, lambda epoch: 1.0 / (1 + epoch)), "epoch"),
 ])
 def test_fit_resumes_a_schedule_from_its_checkpoint(tmp_path, build, interval):
     # 2 epochs, then resumed to 4, against 4 in one go: the same lrs, epoch by epoch

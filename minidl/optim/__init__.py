@@ -31,7 +31,8 @@ from minidl.optim.adabelief import AdaBelief
 from minidl.optim.lars import LARS
 from minidl.optim.adopt import ADOPT
 from minidl.optim.lookahead import Lookahead
-from minidl.optim import schedules
+from minidl.optim import averaging, schedules
+from minidl.optim.averaging import AveragedParameters
 
 #: name -> class; the names used by ``create`` and by ``minidl compare`` row specs
 REGISTRY = {
@@ -78,7 +79,7 @@ def create(name, params, **hyperparameters) -> Optimizer:
 
 
 __all__ = ["Optimizer", "CONVENTIONS", "SGD", "Adagrad", "RMSprop", "Adadelta", "Rprop", "Adam", "AdamW",
-           "Adamax", "Nadam", "RAdam", "ASGD", "LBFGS", "Lion", "Lamb", "Ftrl", "ScheduleFreeAdamW", "Adafactor", "Muon", "AdaBelief", "LARS", "ADOPT", "Lookahead", "schedules", "REGISTRY", "available", "create", "resolve",
+           "Adamax", "Nadam", "RAdam", "ASGD", "LBFGS", "Lion", "Lamb", "Ftrl", "ScheduleFreeAdamW", "Adafactor", "Muon", "AdaBelief", "LARS", "ADOPT", "Lookahead", "schedules", "averaging", "AveragedParameters", "REGISTRY", "available", "create", "resolve",
            "clip_grad_norm", "clip_grad_value", "clipping", "weight_decay",
            "check_lr", "check_range", "check_positive", "check_nonnegative", "check_bool", "check_pair",
            "check_int", "check_choice"]

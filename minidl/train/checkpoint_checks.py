@@ -209,8 +209,9 @@ def check_optimizer(path, saved, arrays, optimizer) -> dict:
 
 # --------------------------------------------------------------- schedule
 def check_schedule(path, saved, schedule, optimizer_groups) -> dict:
-    """The schedule's class and state; an LRScheduler's state is loaded into a throw-away copy
-    built with the saved hyperparameters over a throw-away optimizer with ``optimizer_groups``."""
+    """The schedule's class and state; an LRScheduler's state is checked by the schedule itself
+    (``check_state_dict``, which changes nothing), so every schedule, chained ones and those
+    built on functions included, can be resumed."""
     name = type(schedule).__name__
     if saved is None:
         raise fail(path, f"holds no schedule state, but a schedule ({name}) was given")
@@ -221,19 +222,12 @@ def check_schedule(path, saved, schedule, optimizer_groups) -> dict:
         raise fail(path, f"holds a {name} state of type {type(state).__name__}; expected a dict")
     if not isinstance(schedule, LRScheduler):
         return state
-    base_lrs = state.get("base_lrs")
-    if not _is_int(state.get("last_epoch")) or not isinstance(base_lrs, list) or not all(
-            isinstance(b, (int, float)) and not isinstance(b, bool) and math.isfinite(b) and b >= 0
-            for b in base_lrs):
-        raise fail(path, f"holds a {name} state with last_epoch {state.get('last_epoch')!r} and base_lrs "
-                         f"{base_lrs!r}; expected an int >= 0 and finite numbers >= 0")
     try:
-        probe_optimizer = _throwaway_optimizer(schedule.optimizer, optimizer_groups or schedule.optimizer.param_groups)
-        probe = type(schedule)(probe_optimizer, **{k: state[k] for k in schedule.HYPERPARAMETERS})
-        probe.load_state_dict(copy.deepcopy(state))
+        checked = schedule.check_state_dict(copy.deepcopy(state))   # the live schedule, nothing changed
     except _REFUSALS as exc:
         raise fail(path, f"holds a {name} state that {name} refuses: {_describe(exc)}") from None
-    lrs = [g.get("lr") for g in probe_optimizer.param_groups]
-    if not all(isinstance(lr, (int, float)) and math.isfinite(lr) and lr >= 0 for lr in lrs):
+    lrs = checked.get("last_lr", []) if isinstance(checked, dict) else []
+    if not all(isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr) and lr >= 0
+               for lr in lrs):
         raise fail(path, f"holds a {name} state that sets the learning rates {lrs}")
     return state
