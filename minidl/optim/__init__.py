@@ -35,7 +35,8 @@ from minidl.optim import averaging, schedules
 from minidl.optim.averaging import AveragedParameters
 
 #: name -> class; the names used by ``create`` and by ``minidl compare`` row specs
-REGISTRY = {
+REGISTRY = registry.REGISTRY
+REGISTRY.update({
     "sgd": SGD,
     "adagrad": Adagrad,
     "rmsprop": RMSprop,
@@ -58,7 +59,7 @@ REGISTRY = {
     "radam": RAdam,
     "asgd": ASGD,
     "lbfgs": LBFGS,
-}
+})
 
 
 def available():
@@ -70,7 +71,7 @@ def resolve(name):
     """The optimizer class ``name`` stands for: a registered name (``"adam"``), ``"module:Class"``
     (a class of your own, importable from PYTHONPATH or the current folder), or a name an
     installed package registers in the entry-point group ``minidl.optimizers``."""
-    return registry.resolve(name, REGISTRY, Optimizer)
+    return registry.resolve(name)
 
 
 def create(name, params, **hyperparameters) -> Optimizer:

@@ -55,8 +55,7 @@ settings as given, the inner optimizer's ``defaults`` all of its own.
 """
 from __future__ import annotations
 
-import importlib
-
+from minidl.optim import registry
 from minidl.optim.optimizer import COMMON_DEFAULTS, Optimizer, default_convention
 from minidl.optim.validation import check_int, check_range
 
@@ -76,7 +75,7 @@ def _inner_class(inner):
     if not isinstance(inner, str):
         raise ValueError(f"Invalid inner: {inner!r} (expected an optimizer's name, such as 'adam', or an Optimizer)")
     try:
-        return importlib.import_module("minidl.optim").resolve(inner)
+        return registry.resolve(inner)
     except ValueError as exc:
         raise ValueError(f"Invalid inner: {exc}") from None
 

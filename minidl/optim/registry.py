@@ -18,7 +18,13 @@ import importlib.metadata
 import os
 import sys
 
+from minidl.optim.optimizer import Optimizer
+
 ENTRY_POINT_GROUP = "minidl.optimizers"
+
+#: name -> class of minidl's own optimizers (filled by ``minidl/optim/__init__.py``, which imports
+#: them all; a module below them, so an optimizer that names another, Lookahead, imports no cycle)
+REGISTRY: dict = {}
 
 
 def is_class_path(name: str) -> bool:
@@ -67,7 +73,7 @@ def entry_points() -> dict:
     return {ep.name.lower(): ep for ep in found}
 
 
-def resolve(name, registry: dict, base):
+def resolve(name, registry: dict = REGISTRY, base=Optimizer):
     """The optimizer class ``name`` stands for (see the module docstring)."""
     if isinstance(name, type):
         if issubclass(name, base):
