@@ -13,6 +13,8 @@ from minidl.optim.trace import trace_update
 from minidl.tensor import Parameter
 
 W0 = (1.0, -2.0)
+#: the parameters of the per-variant tests: a layer's weight and its bias
+DEFAULT_SHAPES = ((3, 4), (4,))
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,24 @@ class Spec:
     overflow_state  the state a float32 gradient of 3e38 turns Inf (its square overflows),
                     None where the rule squares nothing and takes a finite step
     properties      functions that check the optimizer's own properties (each asserts)
+
+    Where a property of the per-variant tests does not hold for a rule, the field that says so
+    gives the reason, and the tests check what holds instead:
+
+    shapes          {convention: the shapes of the two parameters of the per-variant tests}; a
+                    convention not named gets a (3, 4) weight and a (4,) bias (Muon under the
+                    pytorch convention takes 2-D parameters only, as torch.optim.Muon)
+    setup_calls     the calls of step() that only set state and leave the weights where they are
+                    (ADOPT's first call sets v_0 = g_0^2): the first step is the call after them
+    mixes_coordinates  why the first step does not go against the gradient coordinate by
+                    coordinate (Muon's step is the orthogonalized momentum: a coordinate whose
+                    gradient is 0 moves too); it is then only a descent direction,
+                    sum((w_0 - w_1) * g_1) > 0, as every rule's first step is
+    weights_from_state  for a rule that computes its weights afresh from its state instead of
+                    stepping from w_{t-1} (Ftrl's closed form): ``f(state, group) -> weights``,
+                    its docstring saying why; a zero gradient may move such weights and the first
+                    step need not go against the gradient, so the per-variant tests check instead
+                    that after every step (zero gradients among them) the weights are f of the state
     """
 
     name: str
@@ -71,6 +91,10 @@ class Spec:
     rosenbrock: tuple = ({}, 0.0)
     overflow_state: str | None = None
     properties: tuple = ()
+    shapes: dict = field(default_factory=dict)
+    setup_calls: int = 0
+    mixes_coordinates: str = ""
+    weights_from_state: object = None
 
     @property
     def cls(self):
@@ -83,6 +107,10 @@ class Spec:
     def cases(self):
         """``(convention, variant)`` for every convention and every variant it accepts."""
         return [(c, v) for c in self.cls.DEFAULTS for v in self.variants if set(v) <= set(self.cls.DEFAULTS[c])]
+
+    def shapes_for(self, convention) -> tuple:
+        """The shapes of the two parameters of the per-variant tests under ``convention``."""
+        return self.shapes.get(convention, DEFAULT_SHAPES)
 
 
 def parameter(values, dtype=np.float64, name=None) -> Parameter:

@@ -1,10 +1,9 @@
 """Ftrl: real Keras 3 (``keras.optimizers.Ftrl``, torch backend, float64) over 100 steps on a (3, 4)
-parameter, and the table's per-variant tests that hold for FTRL (tests/optim_cases/ftrl.py says why the
-table runs none itself): bit-identical resume from state_dict, float32, elementwise."""
+parameter, l1 making the same weights exactly 0.  The per-variant tests that hold for FTRL, and the
+closed form of its weights in place of the others, run in the optimizer table (tests/optim_cases/ftrl.py)."""
 import numpy as np
 import pytest
 
-import test_optimizers as table
 from keras_testutil import keras64, keras_run  # noqa: F401
 from optim_testutil import problem, run_steps
 
@@ -32,21 +31,3 @@ def test_keras_convention_equals_keras(ours, theirs, keras64):
     # l1 makes some weights exactly 0 in both; the others agree to 1e-10 of their size
     np.testing.assert_array_equal(np.array(weights) == 0.0, np.array(expected) == 0.0)
     np.testing.assert_allclose(np.array(weights), np.array(expected), rtol=1e-10, atol=0)
-
-
-VARIANTS = [{}, {"l1": 0.01, "l2": 0.01, "l2_shrinkage": 0.01, "beta": 0.5, "lr_power": -0.7}]
-
-
-@pytest.mark.parametrize("variant", VARIANTS, ids=["plain", "every option"])
-def test_state_dict_resume_is_bit_identical(variant, backend_name):
-    table.test_state_dict_resume_is_bit_identical("ftrl", "keras", variant, backend_name)
-
-
-@pytest.mark.parametrize("variant", VARIANTS, ids=["plain", "every option"])
-def test_float32_stays_float32_and_follows_float64(variant):
-    table.test_float32_stays_float32_and_follows_float64("ftrl", "keras", variant)
-
-
-@pytest.mark.parametrize("variant", VARIANTS, ids=["plain", "every option"])
-def test_an_elementwise_rule_treats_every_element_on_its_own(variant):
-    table.test_an_elementwise_rule_treats_every_element_on_its_own("ftrl", "keras", variant)

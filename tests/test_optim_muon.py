@@ -1,11 +1,11 @@
 """Muon where the optimizer table does not fit a matrix-wise rule that takes only 2-D parameters under
 the pytorch convention: parity over 100 float64 steps on a (4, 3) matrix with torch.optim.Muon and
 real Keras 3 (and Keras's AdamW path on a vector, and its choice of rule by name), the quantities
-of the Newton-Schulz iteration by hand, the refusal of parameters that are not 2-D, and the
-pytorch convention's state_dict round trip and float32.  The hand-computed runs, bad
-hyperparameters and the keras convention's round trip are in tests/optim_cases/muon.py.
+of the Newton-Schulz iteration by hand, the refusal of parameters that are not 2-D.  The
+hand-computed runs and bad hyperparameters are in tests/optim_cases/muon.py; the state_dict round
+trip and float32 of both conventions run in the optimizer table (its Spec gives the pytorch
+convention two matrices).
 """
-import copy
 import inspect
 import textwrap
 
@@ -181,53 +181,3 @@ def test_pytorch_defaults_on_a_matrix():
     assert got == {"lr": 0.001, "momentum": 0.95, "nesterov": True, "ns_coefficients": (3.4445, -4.775, 2.0315),
                    "ns_steps": 5, "eps": 1e-7, "adjust_lr_fn": "original", "weight_decay": 0.1, "clipnorm": None,
                    "global_clipnorm": None, "clipvalue": None}
-
-
-def two_matrices(seed=0, dtype=np.float64):
-    rng = np.random.default_rng(seed)
-    return [parameter(rng.standard_normal((3, 4)), dtype, "a.weight"), parameter(rng.standard_normal((4, 2)), dtype,
-                                                                                   "b.weight")]
-
-
-def feed(params, seed):
-    rng = np.random.default_rng(1000 + seed)
-    for p in params:
-        p.grad = rng.standard_normal(p.shape).astype(p.dtype)
-
-
-@pytest.mark.parametrize("hyper", [{}, {"nesterov": False, "adjust_lr_fn": "match_rms_adamw"}])
-def test_pytorch_state_dict_resume_is_bit_identical(hyper):
-    params_a = two_matrices()
-    opt_a = Muon(params_a, convention="pytorch", **hyper)
-    for t in range(5):
-        feed(params_a, t)
-        opt_a.step()
-    saved = copy.deepcopy(opt_a.state_dict())
-    params_b = two_matrices(seed=99)
-    for pa, pb in zip(params_a, params_b):
-        pb.data[...] = pa.data
-    opt_b = Muon(params_b, convention="pytorch", **hyper)
-    opt_b.load_state_dict(saved)
-    for t in range(5, 10):
-        feed(params_a, t)
-        feed(params_b, t)
-        opt_a.step()
-        opt_b.step()
-    for pa, pb in zip(params_a, params_b):
-        np.testing.assert_array_equal(pa.data, pb.data)
-        np.testing.assert_array_equal(opt_a.state[pa]["momentum_buffer"], opt_b.state[pb]["momentum_buffer"])
-        assert opt_a.state[pa]["step"] == opt_b.state[pb]["step"] == 10
-
-
-def test_pytorch_float32_stays_float32_and_follows_float64():
-    runs = {}
-    for dtype in (np.float32, np.float64):
-        params = two_matrices(dtype=dtype)
-        opt = Muon(params, convention="pytorch", lr=0.01)
-        for t in range(3):
-            feed(params, t)
-            opt.step()
-        assert all(p.data.dtype == dtype and opt.state[p]["momentum_buffer"].dtype == dtype for p in params)
-        runs[dtype] = params
-    for p32, p64 in zip(runs[np.float32], runs[np.float64]):
-        np.testing.assert_allclose(p32.data, p64.data, rtol=1e-4, atol=1e-5)

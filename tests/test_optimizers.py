@@ -9,6 +9,11 @@ module per optimizer), in the way optax's alias_test.py runs all of its optimize
   float64, on the torch backend) and the independent transcriptions of Keras 3's update steps;
 * bit-identical resume from ``state_dict``, float32, properties every rule has, the properties
   of each rule, convergence on a quadratic and on Rosenbrock, squares that overflow float32.
+
+Where a rule lacks one of the properties of every rule (a matrix-wise step that moves a coordinate
+whose gradient is 0, a first call that only sets state, weights computed afresh from the state),
+its Spec says why and what holds instead (``optim_testutil.Spec``: shapes, setup_calls,
+mixes_coordinates, weights_from_state), and that is what is tested for it.
 """
 import copy
 import inspect
@@ -25,8 +30,8 @@ from minidl.optim import optimizer as optimizer_module  # noqa: E402
 from minidl.optim.optimizer import Optimizer, default_convention  # noqa: E402
 from keras_testutil import keras64, keras_run  # noqa: E402,F401
 from optim_cases import TABLE  # noqa: E402
-from optim_testutil import (gradients_of, host, parameter, problem, run_steps, torch64,  # noqa: E402,F401
-                            torch_steps, traced_steps)
+from optim_testutil import (DEFAULT_SHAPES, gradients_of, host, parameter, problem, run_steps,  # noqa: E402,F401
+                            torch64, torch_steps, traced_steps)
 
 NAMES = sorted(TABLE)
 
@@ -39,6 +44,9 @@ CASES = [pytest.param(n, c, v, id=f"{n}-{c}-{_label(v)}") for n in NAMES for c, 
 HANDS = [pytest.param(n, h, id=f"{n}-{h.convention}-{h.what}") for n in NAMES for h in TABLE[n].hand]
 TRACED = [p for p in HANDS if p.values[1].trace]
 STATED = [p for p in HANDS if p.values[1].state]
+#: the cases of rules that step from w_{t-1}, and of those that compute their weights afresh from their state
+STEPPING = [c for c in CASES if TABLE[c.values[0]].weights_from_state is None]
+RECOMPUTED = [c for c in CASES if TABLE[c.values[0]].weights_from_state is not None]
 
 
 def same_state(a: dict, b: dict) -> None:
@@ -94,11 +102,14 @@ def test_documented_defaults_per_convention(name):
     spec = TABLE[name]
     assert set(spec.defaults) == set(spec.cls.DEFAULTS)
     for convention, expected in spec.defaults.items():
-        got = optim.create(name, [parameter([0.0, 0.0])], convention=convention).defaults
+        weight = parameter(np.zeros(spec.shapes_for(convention)[0]))
+        got = optim.create(name, [weight], convention=convention).defaults
         assert {k: got[k] for k in expected} == expected, convention
+    # the signature's convention is the one the base takes when none is given: keras where the optimizer has
+    # it, else pytorch, else paper (an optimizer with only a paper convention: ADOPT, LARS, AdaBelief, Lookahead)
     signature_default = inspect.signature(spec.cls.__init__).parameters["convention"].default
-    assert signature_default == default_convention(spec.cls) == ("keras" if "keras" in spec.cls.DEFAULTS
-                                                                 else "pytorch")
+    assert signature_default == default_convention(spec.cls)
+    assert default_convention(spec.cls) == next(c for c in ("keras", "pytorch", "paper") if c in spec.cls.DEFAULTS)
 
 
 @pytest.mark.parametrize("name, kwargs, fragment",
@@ -181,10 +192,12 @@ def test_keras_convention_matches_keras_transcription(name, transcription, ours,
 
 
 # ------------------------------------------------------------------------------ every rule
-def two_parameters(seed=0, dtype=np.float64):
+def two_parameters(seed=0, dtype=np.float64, shapes=DEFAULT_SHAPES):
+    """A layer's weight and its bias (or, for ``shapes`` of two matrices, two layers' weights)."""
     rng = np.random.default_rng(seed)
-    return [parameter(rng.standard_normal((3, 4)), dtype, "layer.weight"),
-            parameter(rng.standard_normal(4), dtype, "layer.bias")]
+    weight, second = shapes
+    return [parameter(rng.standard_normal(weight), dtype, "layer.weight"),
+            parameter(rng.standard_normal(second), dtype, "layer.bias" if len(second) == 1 else "layer2.weight")]
 
 
 def feed(params, seed):
@@ -196,14 +209,15 @@ def feed(params, seed):
 @pytest.mark.parametrize("name, convention, variant", CASES)
 def test_state_dict_resume_is_bit_identical(name, convention, variant, backend_name):
     hyper = {**variant, "convention": convention, "weight_decay": 0.01}
-    params_a = two_parameters()
+    shapes = TABLE[name].shapes_for(convention)
+    params_a = two_parameters(shapes=shapes)
     opt_a = optim.create(name, params_a, **hyper)
     for t in range(5):
         feed(params_a, t)
         opt_a.step()
     saved = copy.deepcopy(opt_a.state_dict())
     assert all(isinstance(v, (np.ndarray, int, float)) for s in saved["state"].values() for v in s.values())
-    params_b = two_parameters(seed=99)                           # other values, the same layout
+    params_b = two_parameters(seed=99, shapes=shapes)            # other values, the same layout
     for pa, pb in zip(params_a, params_b):
         pb.data[...] = pa.data
     opt_b = optim.create(name, params_b, **hyper)
@@ -222,7 +236,7 @@ def test_state_dict_resume_is_bit_identical(name, convention, variant, backend_n
 def test_float32_stays_float32_and_follows_float64(name, convention, variant):
     runs = {}
     for dtype in (np.float32, np.float64):
-        params = two_parameters(dtype=dtype)
+        params = two_parameters(dtype=dtype, shapes=TABLE[name].shapes_for(convention))
         opt = optim.create(name, params, convention=convention, weight_decay=0.01, **variant)
         for t in range(3):
             feed(params, t)
@@ -235,19 +249,54 @@ def test_float32_stays_float32_and_follows_float64(name, convention, variant):
         np.testing.assert_allclose(p32.data, p64.data, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("name, convention, variant", CASES)
+@pytest.mark.parametrize("name, convention, variant", STEPPING)
 def test_a_zero_gradient_moves_nothing(name, convention, variant):
-    grads = [np.zeros((3, 4))] * 3
-    w0 = problem(0)[0]
-    weights, _, _ = run_steps(name, grads, w0=w0, convention=convention, weight_decay=0.0, **variant)
+    shape = TABLE[name].shapes_for(convention)[0]
+    w0 = problem(0, shape=shape)[0]
+    weights, _, _ = run_steps(name, [np.zeros(shape)] * 3, w0=w0, convention=convention, weight_decay=0.0,
+                              **variant)
     np.testing.assert_array_equal(weights[-1], w0)
 
 
-@pytest.mark.parametrize("name, convention, variant", CASES)
-def test_the_first_step_goes_against_the_gradient(name, convention, variant):
-    w0, grads = problem(2)                  # the first coordinate's gradient is 0: it must not move
-    (w1,), _, _ = run_steps(name, grads[:1], w0=w0, convention=convention, weight_decay=0.0, **variant)
-    np.testing.assert_array_equal(np.sign(w0 - w1), np.sign(grads[0]))
+def first_step(name, convention, variant):
+    """``(w before the first step, w after it, its gradient)`` on problem(2) (the first coordinate's
+    gradient is 0), after the Spec's setup calls, which must leave the weights where they were."""
+    spec = TABLE[name]
+    w0, grads = problem(2, shape=spec.shapes_for(convention)[0])
+    calls = spec.setup_calls
+    weights, _, _ = run_steps(name, grads[:calls + 1], w0=w0, convention=convention, weight_decay=0.0, **variant)
+    for w in weights[:calls]:
+        np.testing.assert_array_equal(w, w0)
+    return w0, weights[calls], grads[calls]
+
+
+@pytest.mark.parametrize("name, convention, variant", STEPPING)
+def test_the_first_step_is_a_descent_direction(name, convention, variant):
+    w0, w1, g = first_step(name, convention, variant)
+    assert np.sum((w0 - w1) * g) > 0
+
+
+@pytest.mark.parametrize("name, convention, variant", [c for c in STEPPING if not TABLE[c.values[0]].mixes_coordinates])
+def test_the_first_step_goes_against_the_gradient_in_every_coordinate(name, convention, variant):
+    # (a rule whose step mixes the coordinates says why in its Spec's mixes_coordinates)
+    w0, w1, g = first_step(name, convention, variant)      # a coordinate whose gradient is 0 must not move
+    np.testing.assert_array_equal(np.sign(w0 - w1), np.sign(g))
+
+
+@pytest.mark.parametrize("name, convention, variant", RECOMPUTED)
+def test_the_weights_are_computed_afresh_from_the_state(name, convention, variant):
+    # for a rule that does not step from w_{t-1} (its Spec's weights_from_state says why): after every step,
+    # zero gradients among them, the weights are its closed form of the state, wherever they started
+    spec = TABLE[name]
+    w0, grads = problem(4, shape=spec.shapes_for(convention)[0], steps=8)
+    grads[0] = grads[3] = grads[4] = np.zeros_like(w0)
+    p = parameter(w0)
+    opt = optim.create(name, [p], convention=convention, **variant)
+    for g in grads:
+        p.grad = B.asarray(g)
+        opt.step()
+        np.testing.assert_allclose(host(p.data), host(spec.weights_from_state(opt.state[p], opt.param_groups[0])),
+                                   rtol=1e-14, atol=0)
 
 
 @pytest.mark.parametrize("name, convention, variant", [c for c in CASES if TABLE[c.values[0]].cls.ELEMENTWISE])

@@ -141,6 +141,7 @@ SPEC = Spec(
     # (lr 0.1: f = 0.065 after 3000 steps, 0.5: 2.9e-6, 1: 1.5e-11)
     rosenbrock=({"lr": 0.5}, 1e-5),
     overflow_state="exp_avg_sq",
+    setup_calls=1,                            # the first call only sets v_0 = g_0^2 (Algorithm 1's line 1)
     properties=(the_first_call_only_sets_v0, the_denominator_does_not_hold_the_current_gradient,
                 every_normalised_gradient_is_clipped_at_t_to_the_quarter,
                 decouple_is_the_packages_spelling_of_decoupled_weight_decay),

@@ -1,9 +1,10 @@
 """Ftrl (FTRL-Proximal, Keras 3's rule): the weight computed afresh from z and n, exactly 0 where |z| <= l1.
 
-``variants`` is empty: the table's per-variant tests assume a rule that steps from w_{t-1} (a zero
-gradient moves nothing, the first step goes against the gradient), which FTRL is not (its weights
-are a closed form of its state).  tests/test_optim_ftrl.py runs the per-variant tests that do hold
-(state_dict resume, float32, elementwise), the ones FTRL has instead, and real Keras 3 over 100 steps.
+FTRL does not step from w_{t-1}: its weights are a closed form of its state, so a zero gradient can
+move them (the first one sets them to 0) and the first step need not go against the gradient.  Its
+Spec's ``weights_from_state`` says so; the table then runs, for each variant, the per-variant tests
+that hold (state_dict resume, float32, elementwise) and checks the closed form after every step in
+place of the other two.  Real Keras 3 over 100 steps: tests/test_optim_ftrl.py.
 """
 import numpy as np
 import pytest
@@ -88,6 +89,15 @@ def l1_makes_weights_exactly_zero():
     assert np.any(weights[-1] != 0.0)
 
 
+def weights_of_the_state(state, group):
+    """FTRL's weights are not stepped from w_{t-1}: each step computes them afresh from the state,
+    w_t = (clip(z_t, -l1, l1) - z_t) / q_t with q_t = n_t^(-lr_power) / lr + 2 * (l2 + beta / (2 * lr))."""
+    n, z = state["accumulator"], state["linear"]
+    lr, l1 = group["lr"], group["l1"]
+    q = n ** -group["lr_power"] / lr + 2 * (group["l2"] + group["beta"] / (2 * lr))
+    return (np.clip(z, -l1, l1) - z) / q
+
+
 def keras_long_names_are_minidls_short_ones():
     p = parameter([1.0])
     opt = optim.Ftrl([p], learning_rate=0.1, learning_rate_power=-0.7, l1_regularization_strength=0.1,
@@ -104,7 +114,7 @@ SPEC = Spec(
     name="ftrl",
     defaults={"keras": {"lr": 0.001, "lr_power": -0.5, "initial_accumulator_value": 0.1, "l1": 0.0, "l2": 0.0,
                         "l2_shrinkage": 0.0, "beta": 0.0, "weight_decay": 0.0}},
-    variants=(),
+    variants=({}, {"l1": 0.01, "l2": 0.01, "l2_shrinkage": 0.01, "beta": 0.5, "lr_power": -0.7}),
     hand=(Hand("defaults", "keras", DEFAULTS, trace=DEFAULTS_TRACE),
           Hand("every option", "keras", EVERY, EVERY_HYPER, trace=EVERY_TRACE),
           SHORT),
@@ -121,6 +131,7 @@ SPEC = Spec(
     quadratic=({"lr": 0.5}, 1e-10),
     rosenbrock=({"lr": 1.0}, 5e-3),
     overflow_state="accumulator",
+    weights_from_state=weights_of_the_state,
     properties=(a_zero_gradient_sets_every_weight_to_zero, the_first_step_is_adagrads_from_a_shrunk_w0,
                 l1_makes_weights_exactly_zero, keras_long_names_are_minidls_short_ones),
 )

@@ -225,6 +225,9 @@ SPEC = Spec(
     quadratic=({"lr": 0.1}, 1e-8),          # a vector takes the AdamW path
     rosenbrock=({"lr": 0.05}, 1e-3),
     overflow_state="velocity",
+    shapes={"pytorch": ((3, 4), (4, 2))},     # 2-D parameters only, as torch (a wide and a tall matrix)
+    mixes_coordinates="the step is the momentum orthogonalized, U S V^T made about U V^T: every element of it "
+                      "depends on the whole matrix, so a coordinate whose gradient is 0 moves too",
     properties=(the_step_of_a_matrix_has_its_singular_values_near_one,
                 the_buffers_differ_by_one_minus_momentum_and_the_steps_barely,
                 a_matrix_quadratic_converges_under_both_conventions, keras_names_map_to_ours),
