@@ -121,11 +121,12 @@ def main(argv=None):
     rows = []
     for mode, r in results.items():
         rows.append([r["what"], ",".join(map(str, r["threads_per_run"])), f"{r['seconds']['median_s']:.1f}",
+                     f"{r['seconds']['min_s']:.1f}-{r['seconds']['max_s']:.1f}",
                      f"{r['runs_per_hour']:.0f}", f"{r['runs_per_hour'] / base:.2f}x",
                      "yes" if r["records_identical"] else "NO", "yes" if r["table_identical"] else "NO"])
     print()
-    C.print_table(["executor", "threads/run", "seconds", "runs/hour", f"vs {modes[0]}", "same records",
-                   "same table"], rows)
+    C.print_table(["executor", "threads/run", "median s", "min-max s", "runs/hour", f"vs {modes[0]}",
+                   "same records", "same table"], rows)
     print()
     print(format_table(last[modes[0]]["records"]))
     load_after = C._loadavg()
