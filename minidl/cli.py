@@ -118,7 +118,7 @@ def run_compare(args):
         done = sum(r["status"] in ("ok", "diverged") for r in result.records)
         print(f"interrupted: {done} of {result.planned} runs are recorded in {os.path.abspath(out)}/runs; "
               f"run the same command again to train the other {result.planned - done} "
-              "(recorded runs are skipped)", file=sys.stderr)
+              f"(recorded runs are skipped): {args.command_line}", file=sys.stderr)
     print(f"results in {os.path.abspath(out)} (runs/, results.json, results.csv, table.md"
           + (", *.png)" if result.views and result.views[-1].endswith(".png") else ")"))
     return result.exit_code
