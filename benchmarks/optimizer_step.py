@@ -9,7 +9,7 @@ convention, e.g. Rprop, named in the table).  The optimizers run round-robin (ea
 ``step()`` of every optimizer in turn, on its own copy of the parameters), so machine
 noise hits them alike; the table gives the median and min-max over rounds of the mean
 time per step.  "check" is the part of ``step()`` spent in its finiteness check
-(``Optimizer._check_finite``), timed alone on the same gradients.  GB/s counts the
+(``Optimizer.check_gradients``), timed alone on the same gradients.  GB/s counts the
 bytes a fused kernel would have to move at the least: read w and g and each state
 array, write w and each state array, once.  When torch is importable, torch.optim.Adam
 (its default implementation on the CPU) on the same parameter shapes is timed as a
@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as C  # noqa: E402
 
 from minidl import backend as B  # noqa: E402
+from minidl import perf  # noqa: E402
 from minidl.perf import threads  # noqa: E402
 from minidl import models, optim  # noqa: E402
 
@@ -59,6 +60,9 @@ def main(argv=None):
     parser.add_argument("--convention", default="keras", help="the optimizers' convention (keras, pytorch, paper)")
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads and minidl.threads.set_num_threads")
+    parser.add_argument("--no-perf", action="store_true",
+                        help="the plain rule, run whole (by default each elementwise rule runs in parts over "
+                             "--threads threads, perf.split_updates, as fit trains)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     threads.set_num_threads(args.threads)
@@ -71,6 +75,8 @@ def main(argv=None):
             opts[name] = optim.create(name, params, convention=args.convention)
         except (TypeError, ValueError):   # an optimizer without this convention: its default one
             opts[name] = optim.create(name, params)
+        if not args.no_perf:
+            perf.split_updates(opts[name])
     n_params = sum(p.size for p in make_params())
     torch = None if args.no_torch else C.torch_or_none()
     torch_opt = None
@@ -104,7 +110,7 @@ def main(argv=None):
         ts = []
         for _ in range(args.rounds):
             start = time.perf_counter()
-            opt._check_finite()
+            opt.check_gradients()
             B.synchronize()
             ts.append(time.perf_counter() - start)
         checks[name] = statistics.median(ts)
@@ -117,15 +123,17 @@ def main(argv=None):
         check = checks.get(name)
         label = name if name not in opts or opts[name].convention == args.convention \
             else f"{name} ({opts[name].convention})"
-        rows.append([label, n_state, C.ms(med), f"{min(ts) * 1e3:.2f}-{max(ts) * 1e3:.2f}",
+        kind = "" if name not in opts else ("elementwise" if type(opts[name]).ELEMENTWISE else "whole tensors")
+        rows.append([label, kind, n_state, C.ms(med), f"{min(ts) * 1e3:.2f}-{max(ts) * 1e3:.2f}",
                      "" if check is None else C.ms(check), f"{traffic / med / 1e9:.1f}"])
-        out.append({"optimizer": name, "state_arrays": n_state, "median_ms": med * 1e3, "min_ms": min(ts) * 1e3,
+        out.append({"optimizer": name, "rule": kind, "state_arrays": n_state, "median_ms": med * 1e3, "min_ms": min(ts) * 1e3,
                     "max_ms": max(ts) * 1e3, "check_finite_ms": None if check is None else check * 1e3,
                     "min_traffic_gb_per_s": traffic / med / 1e9})
     print(f"optimizer.step() on the CNN's {n_params:,} float32 parameters ({args.convention} convention), "
           f"{B.device_name()}, median over {args.rounds} rounds of {args.steps} steps:")
-    C.print_table(["optimizer", "state arrays", "ms per step", "min-max", "of which check", "GB/s (min traffic)"], rows)
+    C.print_table(["optimizer", "rule", "state arrays", "ms per step", "min-max", "of which check", "GB/s (min traffic)"], rows)
     C.write_json(args.json, {"benchmark": "optimizer_step", "parameters": n_params, "convention": args.convention,
+                             "perf": not args.no_perf, "threads": args.threads,
                              "rounds": args.rounds, "steps": args.steps, "machine": C.machine_info(), "rows": out})
 
 
