@@ -44,9 +44,11 @@ the loss changed by less than tolerance_change.  It returns the closure's first 
 ``step()`` without a closure is one iteration on the gradients already in ``.grad``, taken as
 the one evaluation at the current point: torch's LBFGS with ``max_iter=1`` and a closure that
 returns those gradients (a test checks it).  max_iter and max_eval need a closure, and so does
-the line search (``step()`` refuses it).  That is what ``fit``, ``compare`` and ``trajectories``
-run: one iteration per batch; ``minidl explain lbfgs`` shows it, every line of the rule above,
-step by step (not the line search, which needs a closure).
+the line search (``step()`` refuses it).  ``fit`` (and so ``compare``) hands each batch's forward
+and backward to ``step`` as a closure (``USES_CLOSURE``): up to max_iter iterations per batch.
+``trajectories`` runs ``step()`` without one, one iteration per step, and ``minidl explain lbfgs``
+shows such iterations, every line of the rule above, step by step (not the line search, which
+needs a closure).
 
 Defaults:
 
