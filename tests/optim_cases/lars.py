@@ -72,6 +72,18 @@ def the_step_does_not_depend_on_the_size_of_the_gradient():
         np.testing.assert_allclose(np.linalg.norm(b - a), 0.01 * np.linalg.norm(a), rtol=1e-12)
 
 
+def clipping_a_tensors_norm_changes_nothing_but_clipping_values_does():
+    # with momentum (0.9) and no decay, v_t sums lr * eta * ||w|| * g / ||g||: scaling a tensor's gradient by one
+    # factor (clipnorm, global_clipnorm) leaves every step as it was, to rounding; clipvalue changes g's direction
+    w0, grads = problem(5, steps=8)
+    plain, _, _ = run_steps("lars", grads, w0=w0)
+    for clipping in ({"clipnorm": 0.5}, {"global_clipnorm": 0.1}):
+        clipped, _, _ = run_steps("lars", grads, w0=w0, **clipping)
+        np.testing.assert_allclose(np.array(clipped), np.array(plain), rtol=1e-13, atol=0)
+    by_value, _, _ = run_steps("lars", grads, w0=w0, clipvalue=0.5)
+    assert np.abs(np.array(by_value) - np.array(plain)).max() > 1e-6
+
+
 def each_tensor_gets_its_own_local_lr():
     # a weight and a bias with gradients a thousand times apart take steps of the same relative size
     weight, bias = parameter(np.full((3, 4), 2.0), name="layer.weight"), parameter([0.5, -0.5], name="layer.bias")
@@ -135,7 +147,8 @@ SPEC = Spec(
     quadratic=({}, 1e-15),              # f = 3.6e-19 after 2000 steps at the defaults
     rosenbrock=({}, 0.01),              # 0.0036: a step of about lr * eta * ||w|| whatever the curvature
     overflow_state=None,
-    properties=(the_step_does_not_depend_on_the_size_of_the_gradient, each_tensor_gets_its_own_local_lr,
+    properties=(the_step_does_not_depend_on_the_size_of_the_gradient,
+                clipping_a_tensors_norm_changes_nothing_but_clipping_values_does, each_tensor_gets_its_own_local_lr,
                 a_zero_tensor_takes_a_plain_sgd_step_and_a_zero_gradient_moves_nothing, weight_decay_is_the_rules_own,
                 a_float32_gradient_whose_squares_overflow_still_gets_its_ratio),
 )
