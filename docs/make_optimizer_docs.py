@@ -3,13 +3,17 @@
 The prose of those pages is written by hand; every block between a marker and its end
 marker is made here, from the code, so that it cannot drift from it::
 
-    <!-- contents -->                    the table of every optimizer in optim.REGISTRY
+    <!-- contents -->                    the table of every optimizer in optim.REGISTRY: what it is,
+                                         its conventions, elementwise or not, the torch.optim and
+                                         keras.optimizers classes its parity tests compare it with
     <!-- rule: adam -->                  the "Rule (...)" blocks of the class docstring, verbatim
     <!-- defaults: adam -->              the class's DEFAULTS as a table, one column per convention
     <!-- source: minidl/optim/adam.py Adam.update -->
                                          the source of a function or method, verbatim (dedented)
     <!-- explain: adam --steps 2 -->     the command and the table ``minidl explain`` prints
-                                         (``SPEC [--convention C] --steps N [--digits D]``)
+                                         (``SPEC [--convention C] --steps N [--digits D]
+                                         [--param W] [--grad G]``, as the command takes them:
+                                         ``--param '1,-2;0.5,1.5'`` is a matrix, quoted for the shell)
     <!-- conventions: adam --steps 2 --> w_1 .. w_N under every convention of the class
     ...                                  (the generated lines)
     <!-- /explain -->                    the end marker names the kind again
@@ -37,8 +41,9 @@ import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for _path in (ROOT, ROOT / "tests"):          # tests/: the optimizer table's torch and Keras counterparts
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 from minidl import optim  # noqa: E402
 from minidl.fileio import atomic_write  # noqa: E402
@@ -81,11 +86,18 @@ def explain_arguments(args: str) -> argparse.Namespace:
     parser.add_argument("--convention", default="keras")
     parser.add_argument("--steps", type=int, required=True)
     parser.add_argument("--digits", type=int, default=6)
+    parser.add_argument("--param", default=None)
+    parser.add_argument("--grad", default=None)
     try:
         return parser.parse_args(shlex.split(args))
     except (argparse.ArgumentError, SystemExit):
-        raise ValueError(f"an explain marker is 'SPEC [--convention C] --steps N [--digits D]', got {args!r}") \
-            from None
+        raise ValueError(f"an explain marker is 'SPEC [--convention C] --steps N [--digits D] [--param W] "
+                         f"[--grad G]', got {args!r}") from None
+
+
+def explained(a: argparse.Namespace, convention: str | None = None):
+    """``minidl explain``'s result for the arguments of a marker (under ``convention`` if given)."""
+    return explain(a.spec, steps=a.steps, convention=convention or a.convention, param=a.param, grad=a.grad)
 
 
 # ------------------------------------------------------------------ the blocks
@@ -138,8 +150,14 @@ def defaults_table(cls) -> str:
 
 def explain_block(args: str) -> str:
     a = explain_arguments(args)
-    table = format_markdown(explain(a.spec, steps=a.steps, convention=a.convention), digits=a.digits)
+    table = format_markdown(explained(a), digits=a.digits)
     return f"`python -m minidl explain {args} --format markdown`:\n\n{table}"
+
+
+def _weights(w) -> str:
+    """``[a, b]`` for a vector, ``[a, b; c, d]`` for a matrix (rows split by ';', as ``--param``)."""
+    rows = w if w.ndim == 2 else [w]
+    return "[" + "; ".join(", ".join(f"{x:.{CONVENTION_DIGITS}g}" for x in row) for row in rows) + "]"
 
 
 def conventions_block(args: str) -> str:
@@ -148,13 +166,14 @@ def conventions_block(args: str) -> str:
     head = ["| convention | " + " | ".join(f"w_{t}" for t in range(1, a.steps + 1)) + " |",
             "|---|" + "---|" * a.steps]
     for convention in cls.DEFAULTS:
-        result = explain(a.spec, steps=a.steps, convention=convention)
+        result = explained(a, convention)
         cells = []
         for rows in result.steps:
             w = next(v for symbol, _, v in rows if symbol == "w_t")
-            cells.append("[" + ", ".join(f"{x:.{CONVENTION_DIGITS}g}" for x in w) + "]")
+            cells.append(_weights(w))
         head.append(f"| {convention} | " + " | ".join(cells) + " |")
-    command = (f"python -m minidl explain {a.spec} --convention C --steps {a.steps} "
+    start = "".join(f" --{k} {shlex.quote(v)}" for k, v in (("param", a.param), ("grad", a.grad)) if v is not None)
+    command = (f"python -m minidl explain {a.spec} --convention C --steps {a.steps}{start} "
                f"--digits {CONVENTION_DIGITS}")
     return (f"The `w_t` rows of `{command}`, for each convention C, with its defaults:\n\n"
             + "\n".join(head))
@@ -162,18 +181,64 @@ def conventions_block(args: str) -> str:
 
 def _tests_of(name: str) -> str:
     """The module of ``tests/optim_cases/`` that holds the optimizer's cases, where there is one."""
-    path = f"tests/optim_cases/{name}.py"
-    return f"[{path}](../{path})" if (ROOT / path).exists() else "—"
+    import optim_cases
+
+    modules = {m.SPEC.name: m for m in vars(optim_cases).values() if inspect.ismodule(m) and hasattr(m, "SPEC")}
+    if name not in modules:
+        return "—"
+    path = Path(modules[name].__file__).resolve().relative_to(ROOT).as_posix()
+    return f"[{path}](../{path})"
+
+
+_CITATION = re.compile(r"\b(19|20)\d\d\b")
+#: where a summary goes on to name the framework class it follows (the table has a column for that)
+_FOLLOWS = re.compile(r",? (as|and) (Keras 3|torch|``torch|``keras)")
+
+
+def _without_citations(text: str) -> str:
+    """``text`` without its parentheses that hold a year (the paper it cites)."""
+    out, i = "", 0
+    while i < len(text):
+        if text[i] == "(":
+            depth, j = 0, i
+            for j in range(i, len(text)):
+                depth += {"(": 1, ")": -1}.get(text[j], 0)
+                if depth == 0:
+                    break
+            if _CITATION.search(text[i:j + 1]):
+                out, i = out.rstrip(), j + 1
+                continue
+        out, i = out + text[i], i + 1
+    return out
+
+
+def summary_of(cls) -> str:
+    """What the optimizer is, from the first paragraph of its docstring: without the class's name,
+    the papers it cites (its section names them) and the framework class it follows."""
+    first = " ".join(inspect.cleandoc(cls.__doc__ or "").split("\n\n")[0].split())
+    first = re.sub(r"^[\w-]+: ", "", first)             # "Adam: ...", "L-BFGS: ..."
+    first = _FOLLOWS.split(_without_citations(first))[0].rstrip(".")
+    return first.replace("``", "`") + "."
+
+
+def counterparts() -> dict:
+    """``{name: (torch.optim class or None, keras.optimizers class or None)}``: the classes the
+    parity tests of tests/optim_cases compare each optimizer with."""
+    from optim_cases import TABLE
+
+    return {name: (spec.torch, spec.keras_class) for name, spec in TABLE.items()}
 
 
 def contents_table() -> str:
-    rows = ["| optimizer | what it is | conventions | code | tests |", "|---|---|---|---|---|"]
+    rows = ["| optimizer | what it is | conventions | elementwise | torch.optim | keras.optimizers | code | tests |",
+            "|---|---|---|---|---|---|---|---|"]
+    frameworks = counterparts()
     for name, cls in optim.REGISTRY.items():
         code = Path(inspect.getsourcefile(cls)).resolve().relative_to(ROOT).as_posix()
-        summary = inspect.cleandoc(cls.__doc__ or "").splitlines()[0]
-        summary = summary.split(": ", 1)[1] if summary.startswith(f"{cls.__name__}: ") else summary
-        rows.append(f"| [{cls.__name__}](#{cls.__name__.lower()}) | {summary} | {', '.join(cls.DEFAULTS)} "
-                    f"| [{code}](../{code}) | {_tests_of(name)} |")
+        torch_cls, keras_cls = frameworks.get(name, (None, None))
+        rows.append(f"| [{cls.__name__}](#{cls.__name__.lower()}) | {summary_of(cls)} | {', '.join(cls.DEFAULTS)} "
+                    f"| {'yes' if cls.ELEMENTWISE else '**no**'} | {f'`{torch_cls}`' if torch_cls else '—'} "
+                    f"| {f'`{keras_cls}`' if keras_cls else '—'} | [{code}](../{code}) | {_tests_of(name)} |")
     return "\n".join(rows)
 
 

@@ -102,6 +102,23 @@ def test_every_registered_optimizer_has_a_section(pages, name):
     assert name in specs, f"## {cls.__name__} has no <!-- explain: {name} ... --> table"
 
 
+@pytest.mark.parametrize("name", [n for n, cls in optim.REGISTRY.items() if not cls.ELEMENTWISE])
+def test_a_rule_that_is_not_elementwise_says_the_speed_layer_runs_it_whole(pages, name):
+    section = _spaces(_sections(pages["optimizers.md"])[optim.REGISTRY[name].__name__])
+    assert "`ELEMENTWISE = False`" in section and re.search(r"speed layer runs (the rule|it|\w+) whole", section)
+
+
+def test_the_contents_table_marks_each_rule_elementwise_or_not_with_its_counterparts(pages):
+    rows = {line.split("](#")[0].lstrip("| ["): line.split(" | ") for line in pages["optimizers.md"].splitlines()
+            if line.startswith("| [")}
+    assert set(rows) == {cls.__name__ for cls in optim.REGISTRY.values()}
+    for name, cls in optim.REGISTRY.items():
+        row = rows[cls.__name__]
+        assert row[2] == ", ".join(cls.DEFAULTS) and row[3] == ("yes" if cls.ELEMENTWISE else "**no**"), row
+    assert rows["Muon"][4:6] == ["`Muon`", "`Muon`"] and rows["Nadam"][4:6] == ["`NAdam`", "`Nadam`"]
+    assert rows["ADOPT"][4:6] == ["—", "—"]
+
+
 @pytest.mark.parametrize("name", list(optim.REGISTRY))
 def test_every_formula_line_of_the_docstring_is_in_the_section(pages, name):
     """The rule block holds each line that ``explain`` reads from the docstring."""
@@ -123,7 +140,8 @@ def test_every_explain_table_is_what_explain_prints_now(pages):
     for page, text in pages.items():
         for m in EXPLAIN.finditer(text):
             a = GEN.explain_arguments(m["args"])
-            table = format_markdown(explain(a.spec, steps=a.steps, convention=a.convention), digits=a.digits)
+            result = explain(a.spec, steps=a.steps, convention=a.convention, param=a.param, grad=a.grad)
+            table = format_markdown(result, digits=a.digits)
             expected = f"\n`python -m minidl explain {m['args']} --format markdown`:\n\n{table}\n\n"
             assert m["body"] == expected, f"{page}: <!-- explain: {m['args']} --> is stale: {REGENERATE}"
             count += 1
