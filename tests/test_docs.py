@@ -3,7 +3,10 @@
 * every quoted function (``<!-- source: path Qualified.name -->``) is, line for line, the
   function in that file;
 * every optimizer of ``optim.REGISTRY`` has a section with its rule, its defaults, its
-  ``update`` quoted and an ``explain`` table;
+  ``update`` quoted and an ``explain`` table; a rule that is not elementwise says that the
+  speed layer runs it whole; the contents table gives each one's conventions, elementwise or
+  not, and its torch and Keras counterparts;
+* the tour names every optimizer and quotes its ``update`` or points to its section;
 * every ``explain`` table (``<!-- explain: SPEC ... -->``) is what ``minidl explain`` prints now;
 * every other generated block (rules, defaults, contents, per-convention tables) is what
   ``docs/make_optimizer_docs.py`` makes from the code now.
@@ -67,7 +70,7 @@ def _sections(text):
 def test_every_quoted_function_is_the_function_in_its_file(pages):
     quotes = list(SOURCE.finditer(pages["optimizers.md"]))
     assert len(quotes) >= len(optim.REGISTRY), "fewer quoted functions than optimizers"
-    for m in quotes:
+    for m in quotes + list(SOURCE.finditer(pages["tour.md"])):
         obj = _resolve(m["path"], m["qualname"])
         where = f"<!-- source: {m['path']} {m['qualname']} -->"
         assert Path(inspect.getsourcefile(obj)).resolve() == (ROOT / m["path"]).resolve(), \
@@ -117,6 +120,16 @@ def test_the_contents_table_marks_each_rule_elementwise_or_not_with_its_counterp
         assert row[2] == ", ".join(cls.DEFAULTS) and row[3] == ("yes" if cls.ELEMENTWISE else "**no**"), row
     assert rows["Muon"][4:6] == ["`Muon`", "`Muon`"] and rows["Nadam"][4:6] == ["`NAdam`", "`Nadam`"]
     assert rows["ADOPT"][4:6] == ["—", "—"]
+
+
+@pytest.mark.parametrize("name", list(optim.REGISTRY))
+def test_the_tour_quotes_or_points_to_the_code_of_every_optimizer(pages, name):
+    cls = optim.REGISTRY[name]
+    quoted = [_resolve(m["path"], m["qualname"]) for m in SOURCE.finditer(pages["tour.md"])]
+    anchor = f"(optimizers.md#{cls.__name__.lower()})"
+    assert any(obj is cls.update for obj in quoted) or anchor in pages["tour.md"], \
+        f"docs/tour.md neither quotes {cls.__name__}.update nor points to {anchor}"
+    assert re.search(rf"\b{re.escape(cls.__name__)}\b", pages["tour.md"], re.I), f"tour.md never names {cls.__name__}"
 
 
 @pytest.mark.parametrize("name", list(optim.REGISTRY))
