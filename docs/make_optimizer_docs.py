@@ -27,7 +27,9 @@ Usage::
 ``tests/test_docs.py`` checks that the committed pages equal what this script makes.
 To document a new optimizer: register it in ``minidl/optim/__init__.py``, paste the output
 of ``--new NAME`` where its section belongs in docs/optimizers.md, write its prose around
-the markers, and run the script.
+the markers (a rule that is not elementwise gets a "Matrix-wise" paragraph and a worked
+example on a matrix), and run the script. The contents table reads each optimizer's torch
+and Keras counterparts from ``tests/optim_cases`` (the classes its parity tests run).
 """
 from __future__ import annotations
 
@@ -195,19 +197,25 @@ _CITATION = re.compile(r"\b(19|20)\d\d\b")
 _FOLLOWS = re.compile(r",? (as|and) (Keras 3|torch|``torch|``keras)")
 
 
+def _closing(text: str, i: int) -> int | None:
+    """The index of the parenthesis that closes the one at ``text[i]``; None if none does."""
+    depth = 0
+    for j in range(i, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[j], 0)
+        if depth == 0:
+            return j
+    return None
+
+
 def _without_citations(text: str) -> str:
-    """``text`` without its parentheses that hold a year (the paper it cites)."""
+    """``text`` without its parentheses that hold a year (the paper it cites); a parenthesis
+    that is never closed is kept as written."""
     out, i = "", 0
     while i < len(text):
-        if text[i] == "(":
-            depth, j = 0, i
-            for j in range(i, len(text)):
-                depth += {"(": 1, ")": -1}.get(text[j], 0)
-                if depth == 0:
-                    break
-            if _CITATION.search(text[i:j + 1]):
-                out, i = out.rstrip(), j + 1
-                continue
+        j = _closing(text, i) if text[i] == "(" else None
+        if j is not None and _CITATION.search(text[i:j + 1]):
+            out, i = out.rstrip(), j + 1
+            continue
         out, i = out + text[i], i + 1
     return out
 
@@ -278,20 +286,36 @@ def stale(page_text: str, page_name: str = "page") -> list:
             if body != render(kind, args)]
 
 
+#: the start of a worked example of a rule that is not elementwise: a 2 x 2 matrix, so that the
+#: rule shows what it does across rows and columns (``--param`` as ``minidl explain`` takes it)
+MATRIX_START = "--param '1,-2;0.5,1.5' "
+
+
 def new_section(name: str) -> str:
-    """An empty section, with every marker, for the optimizer registered as ``name``."""
+    """An empty section, with every marker, for the optimizer registered as ``name``.
+
+    A rule that is not elementwise gets the paragraph that says so (the speed layer runs it
+    whole) and its worked example on a matrix; a class of several conventions gets the table of
+    its weights under each."""
     cls = optimizer_class(name)
     path = Path(inspect.getsourcefile(cls)).resolve().relative_to(ROOT).as_posix()
     owner = next(k for k in cls.__mro__ if "update" in vars(k))
-    return "\n".join([
-        f"## {cls.__name__}", "", "(What it does, in a paragraph; where the sources disagree.)", "",
-        f"**The rule**, as the docstring states it (`help(optim.{cls.__name__})`):", "",
-        f"<!-- rule: {name} -->", "<!-- /rule -->", "",
-        f"**Defaults** (`{cls.__name__}.DEFAULTS`):", "", f"<!-- defaults: {name} -->", "<!-- /defaults -->", "",
-        f"**The code that runs it**, `{owner.__name__}.update`, which `step()` calls once per parameter:", "",
-        f"<!-- source: {path} {owner.__name__}.update -->", "<!-- /source -->", "",
-        "**Worked example.**", "", f"<!-- explain: {name} --steps 2 --digits 10 -->", "<!-- /explain -->", "",
-        f"<!-- conventions: {name} --steps 2 -->", "<!-- /conventions -->", ""])
+    start = "" if cls.ELEMENTWISE else MATRIX_START
+    lines = [f"## {cls.__name__}", "", "(What it does, in a paragraph; where the sources disagree.)", "",
+             "**Weight decay and clipping.** (How the base's options and the rule's own enter.)", ""]
+    if not cls.ELEMENTWISE:
+        lines += ["**Matrix-wise.** (What couples the elements.) So `ELEMENTWISE = False`: the speed layer "
+                  "runs the rule whole.", ""]
+    lines += [f"**The rule**, as the docstring states it (`help(optim.{cls.__name__})`):", "",
+              f"<!-- rule: {name} -->", "<!-- /rule -->", "",
+              f"**Defaults** (`{cls.__name__}.DEFAULTS`):", "", f"<!-- defaults: {name} -->", "<!-- /defaults -->", "",
+              f"**The code that runs it**, `{owner.__name__}.update`, which `step()` calls once per parameter:", "",
+              f"<!-- source: {path} {owner.__name__}.update -->", "<!-- /source -->", "",
+              "**Worked example.**", "", f"<!-- explain: {name} {start}--steps 2 --digits 10 -->", "<!-- /explain -->",
+              ""]
+    if len(cls.DEFAULTS) > 1:
+        lines += [f"<!-- conventions: {name} {start}--steps 2 -->", "<!-- /conventions -->", ""]
+    return "\n".join(lines)
 
 
 def main(argv=None) -> int:

@@ -193,4 +193,27 @@ def test_a_new_section_is_filled_by_the_generator():
     assert section.startswith("## AdamW\n")
     assert textwrap.dedent(inspect.getsource(optim.Adam.update)).rstrip("\n") in section
     assert "<!-- explain: adamw --steps 2 --digits 10 -->" in section and "| `w_decayed` |" in section
+    assert "<!-- conventions: adamw --steps 2 -->" in section and "| pytorch | [" in section
+    assert "Matrix-wise" not in section
     assert not GEN.stale(section)
+
+
+def test_a_new_section_of_a_matrix_wise_rule_starts_from_a_matrix_and_says_it_runs_whole():
+    section = GEN.refresh(GEN.new_section("adafactor"))
+    assert "`ELEMENTWISE = False`: the speed layer runs the rule whole." in section
+    assert "<!-- explain: adafactor --param '1,-2;0.5,1.5' --steps 2 --digits 10 -->" in section
+    assert "| `row_var_t` |" in section and "| [0,0] | [0,1] | [1,0] | [1,1] |" in section
+    assert "--convention C --steps 2 --param '1,-2;0.5,1.5' --digits 12" in section     # the same start
+    assert not GEN.stale(section)
+
+
+def test_a_new_section_of_a_single_convention_has_no_table_of_conventions():
+    section = GEN.new_section("ftrl")
+    assert "<!-- explain: ftrl --steps 2 --digits 10 -->" in section and "<!-- conventions" not in section
+
+
+def test_the_contents_summary_drops_citations_and_keeps_an_unclosed_parenthesis():
+    assert GEN._without_citations('moments (You et al. 2020, "Large (Batch)") per tensor') == "moments per tensor"
+    assert GEN._without_citations("a rate (per tensor, since 2020") == "a rate (per tensor, since 2020"
+    assert GEN._without_citations("a rate (lr / 2) here") == "a rate (lr / 2) here"
+    assert GEN.summary_of(optim.Lamb) == "layer-wise adaptive moments."
