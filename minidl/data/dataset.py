@@ -25,16 +25,27 @@ class ArrayDataset:
     ``labels`` as any integer array of length N.  ``batch(indices)`` returns the batch
     ``(x, y)`` on the active backend: x in the default float dtype scaled to [0, 1], NCHW;
     y int64.  The stored images stay uint8.
+
+    ``floats=True``: the "images" are float32 or float64 values that batches carry as they
+    are (cast to the default dtype, not scaled): data that is not pixels, such as the noise
+    samples of a quadratic test problem (``minidl.lab.problems``), stored as ``(N, C, H, W)``.
     """
 
-    def __init__(self, images, labels, name="", *, num_classes=None, class_names=None, source=""):
+    def __init__(self, images, labels, name="", *, num_classes=None, class_names=None, source="",
+                 floats=False):
         if not isinstance(images, np.ndarray):
             raise TypeError(
                 f"ArrayDataset: images must be a host numpy array of uint8 (use "
                 f"minidl.backend.to_numpy for device arrays), got {type(images).__name__}"
             )
-        if images.dtype != np.uint8:
-            raise TypeError(f"ArrayDataset: images must have dtype uint8 (0..255), got {images.dtype}")
+        if not isinstance(floats, bool):
+            raise TypeError(f"ArrayDataset: floats must be True or False, got {floats!r}")
+        if floats and images.dtype not in (np.float32, np.float64):
+            raise TypeError(f"ArrayDataset: with floats=True, images must have dtype float32 or float64, "
+                            f"got {images.dtype}")
+        if not floats and images.dtype != np.uint8:
+            raise TypeError(f"ArrayDataset: images must have dtype uint8 (0..255), got {images.dtype} "
+                            "(float values used as they are: floats=True)")
         if images.ndim not in (3, 4):
             raise ValueError(
                 f"ArrayDataset: images must be (N, H, W) or (N, C, H, W), got shape {images.shape}"
@@ -68,6 +79,7 @@ class ArrayDataset:
         self.num_classes = int(num_classes)
         self.class_names = tuple(class_names) if class_names is not None else None
         self.source = source
+        self.floats = floats
 
     @property
     def image_shape(self):
@@ -108,7 +120,7 @@ class ArrayDataset:
 
     def _like(self, images, labels, source):
         return ArrayDataset(images, labels, self.name, num_classes=self.num_classes,
-                            class_names=self.class_names, source=source)
+                            class_names=self.class_names, source=source, floats=self.floats)
 
     def split_validation(self, n=None, what="n"):
         """``(train, validation)``: the last ``n`` samples held out as a validation set.
@@ -122,8 +134,8 @@ class ArrayDataset:
     def batch(self, indices, dtype=None):
         """``(x, y)`` for ``indices`` (a slice or integer indices), on the active backend.
 
-        x: ``(n, C, H, W)`` in ``dtype`` (default: ``B.get_default_dtype()``) scaled to [0, 1];
-        y: int64 ``(n,)``.  The batch is gathered and converted on the host straight into one
+        x: ``(n, C, H, W)`` in ``dtype`` (default: ``B.get_default_dtype()``) scaled to [0, 1]
+        (with ``floats=True``: the values as stored); y: int64 ``(n,)``.  The batch is gathered and converted on the host straight into one
         float array (no uint8 copy of the batch), then moved with one ``B.asarray`` each.
         """
         dtype = B.get_default_dtype() if dtype is None else dtype
@@ -141,7 +153,8 @@ class ArrayDataset:
             for start in range(0, idx.shape[0], step):
                 x[start:start + step] = self.images[idx[start:start + step]]
             y = self.labels[idx]
-        x /= 255  # exact at 0 and 255
+        if not self.floats:
+            x /= 255  # exact at 0 and 255
         return B.asarray(x), B.asarray(y)
 
 
