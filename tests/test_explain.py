@@ -197,3 +197,39 @@ def test_bad_input():
         explain("sgd", steps=10_001)
     with pytest.raises(ValueError, match="unknown optimizer"):
         explain("adamm")
+
+
+def test_latex_table_sets_every_formula_in_math_mode():
+    from minidl.lab.explain import format_latex, latex_formula, latex_symbol
+
+    text = format_latex(explain("adam", steps=2))
+    assert text.count(r"\begin{tabular}") == 1 and text.count(r"\bottomrule") == 1
+    assert r"$\alpha_{t} = \eta  \,  \sqrt{\mathrm{bias2}_{t}} / \mathrm{bias1}_{t}$" in text
+    body = [line for line in text.splitlines() if line.endswith(r"\\")]
+    assert len(body) == 1 + 2 * 9                      # the header and 9 rows per step
+    for line in body:
+        assert line.count("{") == line.count("}") and line.count("$") % 2 == 0, line
+    assert latex_symbol("v_hat_t") == r"\hat{v}_{t}" and latex_symbol("m_{t-1}") == "m_{t-1}"
+    assert latex_symbol("beta2") == r"\beta_2" and latex_symbol("w_decayed") == r"w^{\mathrm{decayed}}"
+    assert latex_formula("sqrt(v_t + eps)") == r"\sqrt{v_{t} + \epsilon}"
+
+
+def test_conventions_side_by_side_are_the_three_explain_runs():
+    from minidl.lab.explain import compare_conventions, format_conventions
+
+    results = compare_conventions("adadelta", steps=2)
+    assert list(results) == ["keras", "pytorch", "paper"]
+    for convention, r in results.items():
+        alone = explain(f"adadelta:convention={convention}", steps=2)
+        np.testing.assert_array_equal(_value(r.steps[1], "w_t"), _value(alone.steps[1], "w_t"))
+    # Keras's lr 0.001 against the paper's 1.0: the first step's dx is the same size, w moves 1000x less
+    dx_keras, dx_paper = (_value(results[c].steps[0], "dx_t") for c in ("keras", "paper"))
+    w0 = np.array([1.0, -2.0])
+    moved = {c: np.abs(_value(results[c].steps[0], "w_t") - w0) for c in ("keras", "paper")}
+    np.testing.assert_allclose(moved["keras"], 0.001 * np.abs(dx_keras), rtol=1e-9)   # 1 - 1.4e-6: rounding
+    np.testing.assert_allclose(moved["paper"], 1.0 * np.abs(dx_paper), rtol=1e-12)
+    text = format_conventions(results)
+    assert "keras" in text.splitlines()[3] and "paper" in text.splitlines()[3]
+    assert "lr=0.001" in text and "lr=1.0" in text
+    md = format_conventions(results, markdown=True)
+    assert "| t | quantity | keras | pytorch | paper |" in md

@@ -15,6 +15,7 @@ same code, so they agree bit for bit).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 from minidl import backend as B
@@ -275,3 +276,130 @@ def format_markdown(result: ExplainResult, digits: int = 6) -> str:
             formula = desc.replace("|", "\\|")        # a | inside a table cell must be escaped
             lines.append(f"| {t if i == 0 else ''} | `{sym}` | {cells} | `{formula}` |")
     return "\n".join(lines + ["", _agreement(result)])
+
+
+# ------------------------------------------------------------------ LaTeX
+_GREEK = {"alpha": r"\alpha", "beta": r"\beta", "beta1": r"\beta_1", "beta2": r"\beta_2", "eps": r"\epsilon",
+          "eps1": r"\epsilon_1", "eps2": r"\epsilon_2", "rho": r"\rho", "mu": r"\mu", "eta": r"\eta",
+          "lambda": r"\lambda", "sigma": r"\sigma", "delta": r"\delta", "theta": r"\theta", "phi": r"\phi",
+          "lr": r"\eta", "psi": r"\psi", "gamma": r"\gamma", "tau": r"\tau", "kappa": r"\kappa"}
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:_(?:\{[^}]*\}|[A-Za-z0-9]+))*")
+
+
+def latex_symbol(name: str) -> str:
+    """``v_hat_t`` -> ``\\hat{v}_{t}``, ``m_{t-1}`` -> ``m_{t-1}``, ``beta1`` -> ``\\beta_1``,
+    ``bias1_t`` -> ``\\mathrm{bias1}_{t}``: the formula's names as a paper sets them."""
+    base, _, rest = name.partition("_")
+    parts = [p for p in re.split(r"_(?![^{]*\})", rest) if p] if rest else []
+    hat = parts and parts[0] in ("hat", "bar", "max", "prev", "next", "decayed")
+    accent = parts.pop(0) if hat else None
+    head = _GREEK.get(base, base if len(base) == 1 else rf"\mathrm{{{base}}}")
+    if accent in ("hat", "bar"):
+        head = rf"\{accent}{{{head}}}"
+    elif accent:
+        head = rf"{head}^{{\mathrm{{{accent}}}}}"
+    if parts:
+        sub = ",".join(p.strip("{}") for p in parts)
+        head += f"_{{{sub}}}"
+    return head
+
+
+def latex_formula(text: str) -> str:
+    """A formula line of a docstring in LaTeX: names as :func:`latex_symbol`, ``sqrt(x)`` as
+    ``\\sqrt{x}``, ``*`` as a thin space, ``^`` exponents braced."""
+    out, i = [], 0
+    while i < len(text):
+        if text.startswith("sqrt(", i):
+            depth, j = 1, i + 5
+            while j < len(text) and depth:
+                depth += {"(": 1, ")": -1}.get(text[j], 0)
+                j += 1
+            out.append(r"\sqrt{" + latex_formula(text[i + 5:j - 1]) + "}")
+            i = j
+            continue
+        match = _NAME.match(text, i)
+        if match and (i == 0 or not text[i - 1].isalnum()):
+            out.append(latex_symbol(match.group()))
+            i = match.end()
+            continue
+        char = text[i]
+        out.append({"*": r" \, ", "^": "^", "%": r"\%", "#": r"\#", "&": r"\&"}.get(char, char))
+        i += 1
+    return re.sub(r"\^(\w+|\([^)]*\))", lambda m: "^{" + m.group(1) + "}", "".join(out))
+
+
+def format_latex(result: ExplainResult, digits: int = 6) -> str:
+    """The same table as a LaTeX ``tabular`` (booktabs rules), every formula in math mode."""
+    width = result.start.size
+    cols = "r l " + "r " * width + "l"
+    head = " & ".join(["$t$", "quantity", *[f"${c}$" for c in _columns(result)], "formula"])
+    lines = [f"% {line}" for line in _header(result)]
+    lines += [rf"\begin{{tabular}}{{{cols}}}", r"\toprule", head + r" \\", r"\midrule"]
+    for t, rows in enumerate(result.steps, start=1):
+        if t > 1:
+            lines.append(r"\midrule")
+        for i, (sym, desc, val) in enumerate(rows):
+            lhs, sep, rhs = desc.partition(" = ")
+            if sep and i >= 2:                    # a formula line (the first two rows are words)
+                formula = f"${latex_formula(desc.split('   (')[0])}$"
+            else:
+                formula = re.sub(r"([_^&%#|])", lambda m: "\\" + m.group(1) if m.group(1) != "|" else "$|$", desc)
+            cells = [c.replace("e-", r"\mathrm{e}{-}") for c in _cells(val, width, digits)]
+            lines.append(" & ".join([str(t) if i == 0 else "", f"${latex_symbol(sym)}$",
+                                     *[f"${c}$" if c else "" for c in cells], formula]) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", f"% {_agreement(result)}"]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ conventions side by side
+def compare_conventions(optimizer, steps: int = 2, param=None, grad=None, function=None) -> dict:
+    """``{convention: ExplainResult}``: the same optimizer, inputs and steps under each of its
+    conventions (a spec's own ``convention=`` is ignored), so their numbers can sit side by side."""
+    spec = optimizer if isinstance(optimizer, RowSpec) else parse_spec(optimizer)
+    cls = optim.resolve(spec.optimizer)
+    results = {}
+    for convention in cls.DEFAULTS:
+        hyper = {k: v for k, v in spec.hyper.items()
+                 if k in optim.optimizer.default_hyperparameters(cls, convention)}
+        other = RowSpec(label=spec.label, optimizer=spec.optimizer, hyper=hyper, convention=convention)
+        results[convention] = explain(other, steps=steps, param=param, grad=grad, function=function)
+    return results
+
+
+def format_conventions(results: dict, digits: int = 6, markdown: bool = False) -> str:
+    """Every quantity of every step, one column per convention (each value a vector in one cell)."""
+    conventions = list(results)
+    first = next(iter(results.values()))
+    steps = len(first.steps)
+    head = ["t", "quantity", *conventions]
+    body = []
+    for t in range(steps):
+        symbols = []
+        for r in results.values():
+            symbols += [s for s, _, _ in r.steps[t] if s not in symbols]
+        for k, sym in enumerate(symbols):
+            cells = []
+            for r in results.values():
+                found = [v for s, _, v in r.steps[t] if s == sym]
+                cells.append(_one_cell(found[0], digits) if found else "-")
+            body.append([str(t + 1) if k == 0 else "", sym, *cells])
+    title = (f"{first.optimizer_name} under each convention, the same inputs: w_0 = {_show(first.start)}; "
+             f"{first.source}")
+    defaults = "; ".join(f"{c}: " + ", ".join(f"{k}={v}" for k, v in r.hyper.items()
+                                               if k not in ("weight_decay", "clipnorm", "global_clipnorm", "clipvalue") or v)
+                         for c, r in results.items())
+    if markdown:
+        lines = [title + "  ", f"({defaults})", "", "| " + " | ".join(head) + " |",
+                 "|---:|---|" + "---:|" * len(conventions)]
+        lines += ["| " + " | ".join(r[:2] + [c.replace("|", "\\|") for c in r[2:]]) + " |" for r in body]
+        return "\n".join(lines)
+    widths = [max(len(r[c]) for r in body + [head]) for c in range(len(head))]
+    rows = [head, ["-" * w for w in widths]] + body
+    text = ["  ".join(cell.ljust(w) if c < 2 else cell.rjust(w) for c, (cell, w) in enumerate(zip(r, widths))).rstrip()
+            for r in rows]
+    return "\n".join([title, f"({defaults})", ""] + text)
+
+
+def _one_cell(value, digits) -> str:
+    cells = [c for c in _cells(value, 1, digits) if c]
+    return cells[0] if cells else ""
