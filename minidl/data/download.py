@@ -139,7 +139,9 @@ class _Watchdog:
         self._thread.join()
 
 
-class _WatchedHTTP(http.client.HTTPConnection):
+class _Watched:
+    """A connection whose socket the stall watch follows once it is connected."""
+
     def __init__(self, *args, watch, **kwargs):
         super().__init__(*args, **kwargs)
         self._watch = watch
@@ -149,14 +151,12 @@ class _WatchedHTTP(http.client.HTTPConnection):
         self._watch.attach(self.sock)
 
 
-class _WatchedHTTPS(http.client.HTTPSConnection):
-    def __init__(self, *args, watch, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._watch = watch
+class _WatchedHTTP(_Watched, http.client.HTTPConnection):
+    pass
 
-    def connect(self):
-        super().connect()
-        self._watch.attach(self.sock)
+
+class _WatchedHTTPS(_Watched, http.client.HTTPSConnection):
+    pass
 
 
 class _HTTPHandler(urllib.request.HTTPHandler):
