@@ -1,4 +1,4 @@
-"""``python -m minidl``: the same as the ``minidl`` command (see minidl/cli.py)."""
+"""``python -m minidl``: the same as the ``minidl`` command (see minidl/cli/__init__.py)."""
 from minidl.cli import main
 
 raise SystemExit(main())

@@ -14,7 +14,7 @@ block, e.g. one run of a sweep that shares the machine with others.
 
 OpenBLAS's idle workers spin for about 0.1 s after each product before they sleep; a core
 they hold is lost to these threads.  ``OPENBLAS_THREAD_TIMEOUT`` shortens that spin, but
-OpenBLAS reads it once, when NumPy loads it: the ``minidl`` command sets it (``cli.py``)
+OpenBLAS reads it once, when NumPy loads it: the ``minidl`` command sets it (``minidl/cli/__init__.py``)
 before anything imports NumPy; a Python program that wants it sets it before ``import
 numpy`` (docs/performance.md).  Nothing here changes a process-wide setting at import.
 

@@ -1,0 +1,72 @@
+"""``minidl trajectories``: optimizers' paths on 2-D test functions."""
+from __future__ import annotations
+
+import os
+
+from minidl.cli.common import _pair, _positive_int, _unique_names
+
+def add_trajectories_parser(subparsers):
+    from minidl.lab import functions2d, trajectories
+
+    p = subparsers.add_parser(
+        "trajectories", help="draw optimizers' paths on 2-D test functions (PNG, optional GIF)",
+        description="Run optimizers from the same start on 2-D test functions and draw, per function, "
+                    "a contour plot with every path and the loss against the step. The learning rate of "
+                    "each line is in its legend (defaults: minidl.lab.trajectories.LEARNING_RATES; "
+                    "lr=... in a row spec overrides).")
+    p.add_argument("--functions", nargs="+", default=list(functions2d.DEFAULT_FUNCTIONS),
+                   metavar="NAME", help=f"test functions (default: %(default)s; also: "
+                                        f"{', '.join(n for n in functions2d.FUNCTIONS if n not in functions2d.DEFAULT_FUNCTIONS)})")
+    p.add_argument("--optimizers", nargs="+", default=None, metavar="SPEC",
+                   help="row specs as in `minidl compare`: adam, sgd:momentum=0.9, "
+                        f"adadelta:convention=paper,lr=1.0 (default: {' '.join(trajectories.DEFAULT_OPTIMIZERS)})")
+    p.add_argument("--convention", default="keras", choices=["keras", "pytorch", "paper"],
+                   help="convention of the specs that name none (default: %(default)s)")
+    p.add_argument("--steps", type=_positive_int, default=trajectories.DEFAULT_STEPS, help="steps per run (default: %(default)s)")
+    p.add_argument("--start", type=_pair, default=None, metavar="X,Y",
+                   help="common start point for every function (default: each function's own; "
+                        "write --start=-1.2,1 when x is negative)")
+    p.add_argument("--noise", type=float, default=0.0,
+                   help="std of Gaussian noise added to every gradient, a stand-in for SGD's sampling noise")
+    p.add_argument("--seed", type=int, default=0, help="seed of the gradient noise")
+    p.add_argument("--out", default="trajectories", help="output folder (default: %(default)s)")
+    p.add_argument("--animate", action="store_true", help="also write an animated GIF per function")
+    p.add_argument("--per-optimizer", action="store_true",
+                   help="also write one figure per optimizer with its path on every function")
+    p.add_argument("--fps", type=_positive_int, default=15, help="GIF frames per second (default: %(default)s)")
+    p.add_argument("--dpi", type=_positive_int, default=110, help="PNG resolution (default: %(default)s)")
+    return p
+
+
+def run_trajectories(args) -> int:
+    from minidl.fileio import atomic_write
+    from minidl.lab import plots, trajectories
+    from minidl.lab.specs import parse_specs
+
+    from minidl.lab.store import writable_folder
+
+    specs = (parse_specs(args.optimizers, default_convention=args.convention) if args.optimizers
+             else trajectories.default_specs(args.convention))
+    writable_folder(args.out)
+    results = trajectories.run_all(args.functions, specs, steps=args.steps, start=args.start,
+                                   noise=args.noise, seed=args.seed)
+    written = []
+    for name, trajs in results.items():
+        written.append(plots.plot_trajectories(name, trajs, os.path.join(args.out, f"{name}.png"),
+                                               dpi=args.dpi))
+        if args.animate:
+            written.append(plots.animate_trajectories(name, trajs, os.path.join(args.out, f"{name}.gif"),
+                                                      fps=args.fps))
+    if args.per_optimizer:
+        for i, (spec, stem) in enumerate(zip(specs, _unique_names(s.label for s in specs))):
+            by_function = {name: trajs[i] for name, trajs in results.items()}
+            written.append(plots.plot_optimizer_grid(
+                spec.label, by_function, os.path.join(args.out, f"optimizer_{stem}.png"), dpi=args.dpi))
+    summary = trajectories.format_summary(results)
+    atomic_write(os.path.join(args.out, "summary.txt"), summary + "\n")
+    written.append(os.path.join(args.out, "summary.txt"))
+    print(summary)
+    print()
+    for path in written:
+        print(f"wrote {path}")
+    return 0
