@@ -130,7 +130,9 @@ def test_matches_torch_over_100_closure_steps(fn, hyper, torch64):
                                rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(stps, np.array([s.numpy() for s in their_state["old_stps"]]).reshape(stps.shape),
                                rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(ro, [float(r) for r in their_state["ro"]], rtol=1e-9)
+    # ro = 1 / (y . s): near convergence y = g_k - g_{k-1} loses digits to cancellation, so its
+    # reciprocal carries them (1.2e-9 relative seen on the lr-10 line search, the weights still 1e-13)
+    np.testing.assert_allclose(ro, [float(r) for r in their_state["ro"]], rtol=1e-8)
 
 
 def test_the_parity_runs_take_the_line_search_through_both_phases():
