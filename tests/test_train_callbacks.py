@@ -253,7 +253,10 @@ def test_perf_false_trains_the_same_and_is_checked():
     m1, m2 = tiny_model(), tiny_model()
     h1 = fit(m1, sgd(m1), stripes(), epochs=1, batch_size=16, verbose=0)
     h2 = fit(m2, sgd(m2), stripes(), epochs=1, batch_size=16, verbose=0, perf=False)
-    assert h1.step_loss == h2.step_loss                          # no subnormal floats in this run
+    # the fused Conv block's GEMM runs over chunks of 8 samples, which OpenBLAS may round unlike the
+    # whole batch's GEMM, depending on its kernel: bitwise equal with this machine's native kernel,
+    # 2e-7 relative under OPENBLAS_CORETYPE=Haswell (the ops' own parity: tests/test_perf_parity.py)
+    np.testing.assert_allclose(h1.step_loss, h2.step_loss, rtol=1e-5, atol=0)
     with pytest.raises(TypeError, match="fit: perf must be True or False, got 1"):
         fit(m1, sgd(m1), stripes(), verbose=0, perf=1)
 
