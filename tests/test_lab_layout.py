@@ -11,7 +11,7 @@ import pytest
 LAB = pathlib.Path(__file__).resolve().parents[1] / "minidl" / "lab"
 
 #: bottom first: a module may import the ones before it, never one after it
-LAYERS = ["article", "functions2d", "specs", "store", "threads", "run", "executors", "batch", "plots",
+LAYERS = ["article", "functions2d", "specs", "store", "threads", "problems", "run", "executors", "batch", "plots",
           "views", "compare", "report", "trajectories", "lrfind", "formulas", "explain"]
 
 
