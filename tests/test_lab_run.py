@@ -36,7 +36,8 @@ def test_every_default_is_resolved_into_the_configuration():
 def test_a_failing_run_is_a_record_not_an_exception():
     record = run.execute(tiny(problem="no-such-problem"))
     assert record["status"] == "failed"
-    assert record["error"] == "ValueError: unknown problem 'no-such-problem'; accepted: mnist-cnn"
+    assert record["error"] == ("ValueError: unknown problem 'no-such-problem'; accepted: quadratic-deep, mnist-logreg, "
+                               "mnist-mlp, mnist-cnn, fmnist-2c2d")
     assert check_record(record) is None
 
 
