@@ -83,5 +83,10 @@ def report(out, filters=(), command: str = "", figures: bool = True, views_out=N
         raise ValueError("no record matches " + " and ".join(f"{k}={'|'.join(v)}" for k, v in parsed.items())
                          + "; present: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in present.items()))
     target = writable_folder(views_out or out, "--views-out" if views_out else "OUT")
-    views = write_views(chosen, target, command, figures=figures) if chosen else []
+    if any(r["config"].get("stage") for r in chosen):     # a store of minidl tune: its own views
+        from minidl.lab.tune_views import read_protocol, write_tune_views
+
+        views = write_tune_views(chosen, target, command, read_protocol(out), figures=figures)
+    else:
+        views = write_views(chosen, target, command, figures=figures) if chosen else []
     return Report(records=chosen, problems=problems, views=views, total=len(best))
