@@ -27,6 +27,9 @@ A record::
      "target": {"metric", "value", "reached", "steps_to_target", "epochs_to_target",
                 "seconds_to_target"} | None}                                   # with a target
 
+Speed layer: ``config["perf"]`` False trains on the plain path (``fit(perf=False)``, no
+``minidl.perf``); absent, the speed layer is on, so earlier ids stay.
+
 Splits: ``"test"`` (the default) trains on the training set and evaluates on the test set;
 ``"validation"`` holds out the last ``config["validation"]`` training examples (default: a
 sixth, at most 10,000) and evaluates on them, so tuning never sees the test set.  A record's
@@ -230,7 +233,8 @@ def _warm_up(model, optimizer, train, config: dict, loss) -> float:
     try:
         with B.np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             fit(model_copy, optimizer_copy, first, None, epochs=1, batch_size=len(first), loss=loss,
-                  seed=config["seed"], verbose=0, flush_denormals=config.get("flush_denormals", True))
+                  seed=config["seed"], verbose=0, perf=config.get("perf", True),
+                  flush_denormals=config.get("flush_denormals", True))
     except FloatingPointError:
         pass
     B.synchronize()
@@ -260,7 +264,8 @@ def _train(config: dict, history, record: dict, watch_box: list):
         with B.np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             T.fit(model, optimizer, train, val, epochs=config["epochs"], batch_size=config["batch_size"],
                   loss=loss, seed=config["seed"], verbose=verbose, progress_desc=config.get("label"),
-                  history=history, flush_denormals=config.get("flush_denormals", True), callbacks=[watch])
+                  history=history, perf=config.get("perf", True),
+                  flush_denormals=config.get("flush_denormals", True), callbacks=[watch])
     except FloatingPointError as exc:          # minidl.train.Diverged, or an optimizer's own
         return "diverged", _divergence(exc, history)
     return "ok", None
