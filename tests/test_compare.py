@@ -331,3 +331,70 @@ def test_cupy_backend_missing_is_a_clear_error(capsys, tmp_path, no_training):
     err = capsys.readouterr().err
     assert err.startswith("minidl compare: error: ") and err.count("\n") == 1
     assert "pip install minidl[gpu]" in err or "no usable NVIDIA GPU" in err, err
+
+
+def test_no_perf_trains_the_plain_path_and_is_another_record(tmp_path, monkeypatch):
+    """--no-perf: fit gets perf=False (warm-up and run), the speed layer is never entered, and the
+    run's configuration says so, so it is a record beside the default run, not a replay of it."""
+    import minidl.perf
+    import minidl.train
+    import minidl.train.fitting
+
+    real_fit, real_accelerated = minidl.train.fit, minidl.perf.accelerated
+    fit_perf, accelerated = [], []
+
+    def spy_fit(*args, **kw):
+        fit_perf.append(kw.get("perf"))
+        return real_fit(*args, **kw)
+
+    def spy_accelerated(*args, **kw):
+        accelerated.append(1)
+        return real_accelerated(*args, **kw)
+
+    monkeypatch.setattr(minidl.train, "fit", spy_fit)
+    monkeypatch.setattr(minidl.perf, "accelerated", spy_accelerated)
+    out = str(tmp_path)
+    assert cli.main(QUICK + ["--optimizers", "sgd", "--no-perf", "--out", out]) == 0
+    assert fit_perf == [False] and accelerated == []       # warm-up (fitting.fit) and run: plain
+    assert cli.main(QUICK + ["--optimizers", "sgd", "--out", out]) == 0
+    assert fit_perf == [False, True] and len(accelerated) == 2   # warm-up and run through the layer
+    recs = sorted(records(out), key=lambda r: "perf" in r["config"])
+    assert len(recs) == 2 and recs[0]["id"] != recs[1]["id"]
+    assert "perf" not in recs[0]["config"] and recs[0]["config"]["flush_denormals"] is True
+    assert recs[1]["config"]["perf"] is False and recs[1]["config"]["flush_denormals"] is False
+    assert all(r["status"] == "ok" for r in recs)
+    # the same --no-perf command again trains nothing
+    fit_perf.clear()
+    assert cli.main(QUICK + ["--optimizers", "sgd", "--no-perf", "--out", out]) == 0
+    assert fit_perf == []
+
+
+def test_every_preset_row_parses_with_a_unique_label():
+    for name, rows in compare.PRESETS.items():
+        parsed = compare.rows_from(None, name)
+        assert len(parsed) == len(rows), name
+        labels = [r.label for r in parsed]
+        assert len(set(labels)) == len(labels), name
+        assert all("label=" in text for text, _, _ in rows), name
+
+
+def test_the_modern_preset_is_the_grid_of_the_committed_modern_run():
+    """docs/results.md section 5 says `--preset modern` is the grid of docs/results/modern: the
+    same labels in the same order, and each row the same optimizer once defaults are filled in."""
+    from minidl.lab.run import resolved_optimizer
+
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(here, "docs", "results", "modern", "results.json")) as f:
+        results = json.load(f)
+    rows = compare.rows_from(None, "modern")
+    assert [r.label for r in rows] == [r["label"] for r in results["rows"]]
+    assert [r.label for r in rows] == [
+        "Adam", "AdamW", "Nadam", "RAdam", "AdaBelief", "ADOPT", "Lion", "Lamb", "Schedule-Free AdamW",
+        "Adafactor (pytorch)", "Muon", "LARS", "Lookahead (Adam)", "ASGD"]
+    recorded = {}
+    for run in results["runs"]:
+        recorded.setdefault(run["config"]["label"], run["config"]["optimizer"])
+    for row in rows:
+        assert resolved_optimizer(row.spec) == recorded[row.label], row.label
+    assert all(r.train_subset is None and r.spec.batch is None for r in rows)
+    assert rows[9].spec.convention == "pytorch" and rows[9].spec.optimizer == "adafactor"

@@ -32,6 +32,9 @@ def add_compare_parser(subparsers):
     p.add_argument("--side-by-side", action="store_true", help="print the article's numbers beside the measured ones")
     p.add_argument("--quiet", action="store_true", help="no progress bars, only the table")
     p.add_argument("--no-figures", action="store_true", help="only the text views (no PNG figures)")
+    p.add_argument("--no-perf", action="store_true",
+                   help="train on the plain path, without the speed layer (minidl.perf: no fused conv blocks, "
+                        "no threaded updates, no flushed subnormals); recorded in each run's config")
     _add_executor_options(p)
     return p
 
@@ -48,7 +51,8 @@ def run_compare(args):
         data_dir=args.data_dir, backend=args.compare_backend or B.name(), seeds=tuple(args.seeds),
         train_subset=args.train_subset, val_subset=args.val_subset, out=out,
         verbose=0 if args.quiet else 1, command=args.command_line, workers=args.workers,
-        scheduler=args.scheduler, threads=args.threads, figures=not args.no_figures)
+        scheduler=args.scheduler, threads=args.threads, figures=not args.no_figures,
+        perf=not args.no_perf)
     progress = (lambda *a, **k: None) if args.quiet else print
     print(f"results go to {os.path.abspath(out)}")
     result = compare.run_comparison(config, progress=progress)

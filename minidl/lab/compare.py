@@ -13,6 +13,10 @@ the command asks for (:mod:`minidl.lab.views`), rewritten at the end.  Everythin
 checked is checked before the first step (:func:`plan`): the out folder, every spec, the data
 each row needs, the seeds.  The runs go to an executor (:mod:`minidl.lab.executors`): this
 process, ``--workers N`` local processes, or a Dask cluster (``--scheduler``).
+
+``perf=False`` (``--no-perf``) trains every run on the plain path, without the speed layer
+(:mod:`minidl.perf`): its configurations say ``"perf": false``, so they are other records than
+the default runs, and the two can be compared from one store.
 """
 from __future__ import annotations
 
@@ -46,6 +50,14 @@ PRESETS["extended"] = PRESETS["article"] + [
     ("nadam:label=Nadam", None, ""),
     ("rmsprop:centered=true,label=RMSprop (centered)", None, ""),
 ]
+#: the optimizers newer than the article, each at its convention's defaults, Adam as the reference
+#: (docs/results.md section 5; Adafactor under the pytorch convention: Keras's rule divides 0 by 0
+#: on a dead unit's row and column in float32)
+PRESETS["modern"] = [(text, None, "") for text in (
+    "adam:label=Adam", "adamw:label=AdamW", "nadam:label=Nadam", "radam:label=RAdam",
+    "adabelief:label=AdaBelief", "adopt:label=ADOPT", "lion:label=Lion", "lamb:label=Lamb",
+    "schedulefree_adamw:label=Schedule-Free AdamW", "adafactor:convention=pytorch,label=Adafactor (pytorch)",
+    "muon:label=Muon", "lars:label=LARS", "lookahead:label=Lookahead (Adam)", "asgd:label=ASGD")]
 PRESETS["conventions"] = [
     (f"{name}:convention={conv},label={title} ({conv})", None, "")
     for name, title in (("adadelta", "Adadelta"), ("adagrad", "Adagrad"), ("rmsprop", "RMSprop"), ("adam", "Adam"))
@@ -86,6 +98,7 @@ class CompareConfig:
     threads: int | None = None
     problem: str = "mnist-cnn"
     figures: bool = True
+    perf: bool = True          # False: the plain path, no speed layer (``--no-perf``)
 
 
 def rows_from(optimizers=None, preset=None) -> list:
@@ -177,6 +190,10 @@ def plan(config: CompareConfig) -> list:
                               fingerprint=fingerprint, train_subset=subset, val_subset=config.val_subset,
                               backend=config.backend, dtype=dtype, problem=config.problem, label=row.label,
                               note=row.note, data_dir=config.data_dir, verbose=config.verbose)
+            if not config.perf:
+                # the plain path (fit(perf=False)): no fusion, no split updates, no flushed
+                # subnormals; written only when off, so the ids of default runs stay
+                run.update(perf=False, flush_denormals=False)
             rid = config_id(run)
             if rid in seen:
                 raise ValueError(f"rows {seen[rid]!r} and {row.label!r} are the same run (every setting and "
