@@ -1,6 +1,6 @@
 """Row specs: the short strings that name one optimizer configuration on the command line.
 
-Shared by ``minidl compare``, ``minidl trajectories`` and ``minidl explain``::
+Shared by ``minidl compare``, ``minidl trajectories``, ``minidl explain`` and ``minidl lrfind``::
 
     adam                              Adam, its defaults under the default convention
     sgd:momentum=0.9                  SGD with momentum 0.9
@@ -8,16 +8,45 @@ Shared by ``minidl compare``, ``minidl trajectories`` and ``minidl explain``::
     sgd:batch=1                       SGD on one example per step
     gd                                full-batch gradient descent (SGD, batch "full")
     adam:lr=0.01,label=fast-adam      a custom label for legends and tables
+    lbfgs:line_search_fn=strong_wolfe a string value
+    lookahead:inner=sgd,momentum=0.9  Lookahead around SGD with momentum (inner_momentum=0.9 alike)
+    mymodule:SignSGD                  the class SignSGD of mymodule.py, a class of your own
+    mymodule:SignSGD:lr=0.1,beta=0.5  ... with its hyperparameters
+    pkg.sub:SignSGD:lr=0.1            ... from a package (a dotted module path)
 
-Grammar: ``NAME[:KEY=VALUE[,KEY=VALUE...]]``.  ``NAME`` is a registered optimizer
-(``minidl.optim.available()``) or ``gd``.  Besides the optimizer's own
-hyperparameters for the chosen convention (``DEFAULTS[convention]``) and the
-options every optimizer takes (``weight_decay``, ``clipnorm``, ``clipvalue``),
-three keys are understood: ``convention`` (when absent, the command's default
-convention, or the first of keras/pytorch/paper that the optimizer has), ``batch`` (a positive integer or
-``full``) and ``label``.  Values are read as bool (``true``/``false``), int,
-float, ``none``, or, for tuple-valued hyperparameters, numbers joined by ``/``
-(``betas=0.9/0.999``).  Every mistake raises ``ValueError`` saying what is accepted.
+Grammar::
+
+    SPEC    = NAME [":" OPTIONS]
+    NAME    = a registered name (minidl.optim.available()) | "gd"
+            | a name an installed package registers (entry-point group "minidl.optimizers")
+            | MODULE ":" CLASS                  (MODULE dotted, importable from PYTHONPATH or ".")
+    OPTIONS = KEY "=" VALUE ["," KEY "=" VALUE ...]
+
+How the colons are read: a spec is cut at its first two colons, ``A[:B[:C]]``.  When ``A`` is
+a registered name, ``gd`` or an entry-point name, or when ``B`` holds an ``=``, ``NAME`` is
+``A`` and everything after the first colon is ``OPTIONS`` (so a value may hold a colon:
+``lookahead:inner=mymodule:SignSGD``).  Otherwise ``NAME`` is the class path ``A:B`` and
+``C`` (if any) is ``OPTIONS``.  A key without ``=`` is never a class (``sgd:momentum`` is
+refused as not KEY=VALUE), and a module named like a registered optimizer must be written
+with its package (``mypkg.adam:Adam``).  A registered name is read in any case; a class path
+is kept as written.
+
+``OPTIONS``: the optimizer's own hyperparameters for the chosen convention
+(``DEFAULTS[convention]``), the options every optimizer takes (``weight_decay``, ``clipnorm``,
+``global_clipnorm``, ``clipvalue``) and three keys of the row: ``convention`` (when absent,
+the command's default convention, or the first of keras/pytorch/paper that the optimizer
+has), ``batch`` (a positive integer or ``full``) and ``label``.  Lookahead also takes its
+inner optimizer's hyperparameters (those of ``inner``, under ``inner_convention``), by their
+names or as ``inner_<name>`` (``inner_alpha`` is ASGD's alpha, ``alpha`` Lookahead's own).
+
+Values are read as the type of the hyperparameter's default: bool (``true``/``false``), int,
+float, a string (``line_search_fn=strong_wolfe``), ``none``, numbers joined by ``/`` for a
+tuple of numbers (``betas=0.9/0.999``), names joined by ``/`` for a tuple of names
+(``exclude_layers=embedding/head``).  A hyperparameter whose default is ``none`` takes a
+number, a string or ``none``.  Every mistake raises one ``ValueError`` saying what is
+accepted; a spec's values are checked by building the optimizer once on a probe parameter
+(a 2-vector, or a 2x2 matrix for an optimizer that takes matrices only, as Muon's pytorch
+convention does).
 """
 from __future__ import annotations
 
@@ -31,7 +60,10 @@ ALIASES = {"gd": ("sgd", {"batch": "full"})}
 
 @dataclass(frozen=True)
 class RowSpec:
-    """One optimizer configuration: a row of a comparison, a line of a trajectory plot."""
+    """One optimizer configuration: a row of a comparison, a line of a trajectory plot.
+
+    ``optimizer`` is a registered name (``"adam"``), an entry-point name, or a class path
+    (``"mymodule:SignSGD"``): whatever ``minidl.optim.resolve`` takes."""
 
     label: str
     optimizer: str
@@ -51,10 +83,11 @@ class RowSpec:
 
 
 def accepted_hyperparameters(name: str, convention: str) -> dict:
+    """The hyperparameters (and their defaults) of the optimizer ``name`` under ``convention``."""
     from minidl import optim
     from minidl.optim.optimizer import default_hyperparameters
 
-    return default_hyperparameters(optim.REGISTRY[name], convention)
+    return default_hyperparameters(optim.resolve(name), convention)
 
 
 def _parse_scalar(text: str):
@@ -73,25 +106,35 @@ def _parse_scalar(text: str):
         return text.strip()
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _coerce_tuple(key: str, raw: str, default: tuple, where: str) -> tuple:
+    """``a/b/c`` as a tuple: of numbers where the default holds numbers, else of names."""
+    if not default or not all(_is_number(d) for d in default):
+        return tuple(p.strip() for p in raw.split("/") if p.strip())
+    parts = [_parse_scalar(p) for p in raw.split("/")]
+    if len(parts) != len(default) or not all(_is_number(p) for p in parts):
+        raise ValueError(
+            f"{where}: {key}={raw!r} is not {len(default)} numbers joined by '/' "
+            f"(e.g. {key}={'/'.join(str(d) for d in default)})")
+    return tuple(float(p) for p in parts)
+
+
 def _coerce(key: str, raw: str, default, where: str):
     """Read ``raw`` as the type of ``default``; ValueError naming the key otherwise."""
     if isinstance(default, tuple):
-        parts = [_parse_scalar(p) for p in raw.split("/")]
-        if len(parts) != len(default) or not all(
-                isinstance(p, (int, float)) and not isinstance(p, bool) for p in parts):
-            raise ValueError(
-                f"{where}: {key}={raw!r} is not {len(default)} numbers joined by '/' "
-                f"(e.g. {key}={'/'.join(str(d) for d in default)})")
-        return tuple(float(p) for p in parts)
+        return _coerce_tuple(key, raw, default, where)
     value = _parse_scalar(raw)
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ValueError(f"{where}: {key}={raw!r} is not a bool (expected true or false)")
         return value
-    if default is None or isinstance(default, (int, float)):
-        if value is None and default is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if default is None:
+        return value          # a number, a string or None: the optimizer's validation decides
+    if isinstance(default, (int, float)):
+        if not _is_number(value):
             raise ValueError(f"{where}: {key}={raw!r} is not a number")
         if isinstance(default, float):
             return float(value)
@@ -101,24 +144,57 @@ def _coerce(key: str, raw: str, default, where: str):
     return value
 
 
-def parse_spec(text: str, default_convention: str = "keras", check: bool = True) -> RowSpec:
-    """Parse one row spec; ``check`` also builds the optimizer once so bad values fail here."""
+# ------------------------------------------------------------------ the name
+def _known_name(name: str) -> bool:
+    """A registered name, an alias or an installed package's entry-point name (any case)."""
     from minidl import optim
+    from minidl.optim import registry
 
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError(f"row spec: expected a string like 'adam' or 'sgd:momentum=0.9', got {text!r}")
-    text = text.strip()
-    where = f"row spec {text!r}"
-    name, _, rest = text.partition(":")
-    name = name.strip().lower()
+    low = name.strip().lower()
+    return low in optim.REGISTRY or low in ALIASES or low in registry.entry_points()
+
+
+def split_spec(text: str) -> tuple:
+    """``(NAME, OPTIONS)`` of a spec, the colons read as the module docstring says."""
+    first, sep, rest = text.partition(":")
+    if not sep or _known_name(first):
+        return first.strip(), rest
+    second, sep2, options = rest.partition(":")
+    if "=" in second or not second.strip():
+        return first.strip(), rest
+    return f"{first.strip()}:{second.strip()}", options
+
+
+def _resolve_name(name: str, where: str):
+    """``(name as recorded, options implied, class)``; ValueError with what is accepted."""
+    from minidl import optim
+    from minidl.optim import registry
+
     options: dict = {}
-    if name in ALIASES:
-        name, options = ALIASES[name][0], dict(ALIASES[name][1])
-    if name not in optim.REGISTRY:
-        raise ValueError(
-            f"{where}: unknown optimizer {name!r}; accepted: "
-            f"{', '.join(sorted(list(optim.REGISTRY) + list(ALIASES)))}")
+    low = name.lower()
+    if low in ALIASES:
+        low, options = ALIASES[low][0], dict(ALIASES[low][1])
+    if low in optim.REGISTRY:
+        return low, options, optim.REGISTRY[low]
+    if registry.is_class_path(name):
+        try:
+            return name, options, optim.resolve(name)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+    plugins = registry.entry_points()
+    if low in plugins:
+        try:
+            return low, options, optim.resolve(low)
+        except ValueError as exc:
+            raise ValueError(f"{where}: entry point {low!r} of group {registry.ENTRY_POINT_GROUP!r}: "
+                             f"{exc}") from None
+    known = sorted(list(optim.REGISTRY) + list(ALIASES) + [p for p in plugins if p not in optim.REGISTRY])
+    raise ValueError(f"{where}: unknown optimizer {name!r}; accepted: {', '.join(known)}, "
+                     "or module:Class for a class of your own (e.g. mymodule:SignSGD)")
 
+
+def _pairs(rest: str, where: str) -> list:
+    """``KEY=VALUE,...`` as ``[(key, raw value), ...]``, each key once."""
     pairs = []
     if rest.strip():
         for item in rest.split(","):
@@ -129,39 +205,87 @@ def parse_spec(text: str, default_convention: str = "keras", check: bool = True)
             if key in {k for k, _ in pairs}:
                 raise ValueError(f"{where}: {key!r} is given twice")
             pairs.append((key, raw.strip()))
+    return pairs
 
-    cls = optim.REGISTRY[name]
-    convention = default_convention
+
+def _convention(cls, pairs, default_convention: str, where: str) -> str:
+    from minidl.optim.optimizer import CONVENTIONS
+
+    if not isinstance(cls.DEFAULTS, dict) or not cls.DEFAULTS:
+        raise ValueError(f"{where}: {cls.__name__}.DEFAULTS must map a convention to its hyperparameters' "
+                         f"defaults, e.g. {{'paper': {{'lr': 0.01}}}}; got {cls.DEFAULTS!r}")
     explicit = [raw.lower() for key, raw in pairs if key == "convention"]
-    if explicit:
-        convention = explicit[0]
-    elif convention not in cls.DEFAULTS:
+    convention = explicit[0] if explicit else default_convention
+    if not explicit and convention not in cls.DEFAULTS:
         # the command's default convention is not one this optimizer has (Rprop has no Keras
         # version): take the first it has, in the order of optim.CONVENTIONS
-        from minidl.optim.optimizer import CONVENTIONS
-
         convention = next(c for c in (*CONVENTIONS, *sorted(cls.DEFAULTS)) if c in cls.DEFAULTS)
     if convention not in cls.DEFAULTS:
         raise ValueError(
             f"{where}: {cls.__name__} has no convention {convention!r}; accepted: {', '.join(sorted(cls.DEFAULTS))}")
-    accepted = accepted_hyperparameters(name, convention)
+    return convention
 
-    hyper = {}
-    label = None
-    batch = options.get("batch")
+
+def _inner_accepted(cls, own: dict, pairs, where: str) -> dict:
+    """For Lookahead: its inner optimizer's hyperparameters, by name and as ``inner_<name>``
+    (a name Lookahead has itself only as ``inner_<name>``); {} for any other optimizer."""
+    from minidl import optim
+    from minidl.optim.optimizer import COMMON_DEFAULTS, default_convention, default_hyperparameters
+
+    if not issubclass(cls, optim.Lookahead):
+        return {}
+    given = dict(pairs)
+    inner_name = given.get("inner", own["inner"])
+    try:
+        inner = optim.resolve(inner_name)
+    except ValueError as exc:
+        raise ValueError(f"{where}: Invalid inner: {exc}") from None     # Lookahead's own wording
+    convention = given.get("inner_convention", own["inner_convention"])
+    if convention == "auto":
+        convention = "paper" if "paper" in inner.DEFAULTS else default_convention(inner)
+    if convention not in inner.DEFAULTS:
+        raise ValueError(f"{where}: Invalid inner_convention: {convention!r} ({inner.__name__} has "
+                         f"{', '.join(sorted(inner.DEFAULTS))}, or auto)")
+    extra = {}
+    for key, default in default_hyperparameters(inner, convention).items():
+        if key in COMMON_DEFAULTS:
+            continue                       # applied once, by Lookahead's base class
+        extra[f"inner_{key}"] = default
+        if key not in own:
+            extra[key] = default
+    return extra
+
+
+def _batch(raw: str, where: str):
+    if raw.lower() == "full":
+        return "full"
+    value = _parse_scalar(raw)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{where}: batch={raw!r} (expected a positive integer or 'full')")
+    return value
+
+
+def parse_spec(text: str, default_convention: str = "keras", check: bool = True) -> RowSpec:
+    """Parse one row spec; ``check`` also builds the optimizer once so bad values fail here."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"row spec: expected a string like 'adam' or 'sgd:momentum=0.9', got {text!r}")
+    text = text.strip()
+    where = f"row spec {text!r}"
+    name, rest = split_spec(text)
+    name, options, cls = _resolve_name(name, where)
+    pairs = _pairs(rest, where)
+    convention = _convention(cls, pairs, default_convention, where)
+    own = accepted_hyperparameters(name, convention)
+    accepted = {**own, **_inner_accepted(cls, own, pairs, where)}
+
+    hyper, label, batch = {}, None, options.get("batch")
     for key, raw in pairs:
         if key == "convention":
             continue
         if key == "label":
             label = raw
         elif key == "batch":
-            if raw.lower() == "full":
-                batch = "full"
-            else:
-                value = _parse_scalar(raw)
-                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                    raise ValueError(f"{where}: batch={raw!r} (expected a positive integer or 'full')")
-                batch = value
+            batch = _batch(raw, where)
         elif key in accepted:
             hyper[key] = _coerce(key, raw, accepted[key], where)
         else:
@@ -176,15 +300,22 @@ def parse_spec(text: str, default_convention: str = "keras", check: bool = True)
 
 
 def _check_values(spec: RowSpec, where: str) -> None:
-    """Build the optimizer on a throw-away parameter so its own validation runs now."""
+    """Build the optimizer on a throw-away parameter so its own validation runs now: a
+    2-vector, and where the optimizer refuses that, a 2x2 matrix (Muon's pytorch convention
+    takes matrices only); the matrix's message when both fail (it is the one about the values)."""
     from minidl import backend as B
     from minidl.tensor import Parameter
 
-    probe = Parameter(B.np.zeros(2, dtype=B.np.float64))
-    try:
-        spec.create([probe])
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{where}: {exc}") from None
+    error = None
+    for shape in ((2,), (2, 2)):
+        try:
+            spec.create([Parameter(B.np.zeros(shape, dtype=B.np.float64))])
+            return
+        except (ValueError, TypeError) as exc:
+            error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - a class of one's own may raise anything
+            error = f"building it raised {type(exc).__name__}: {exc}"
+    raise ValueError(f"{where}: {error}")
 
 
 def parse_specs(texts, default_convention: str = "keras", check: bool = True) -> list:
@@ -198,11 +329,18 @@ def parse_specs(texts, default_convention: str = "keras", check: bool = True) ->
     return specs
 
 
+def _format_value(value) -> str:
+    if isinstance(value, tuple):
+        return "/".join(str(x) for x in value)
+    return "none" if value is None else str(value)
+
+
 def format_spec(spec: RowSpec) -> str:
-    """The canonical spec text of ``spec`` (its name, convention, batch and hyperparameters)."""
+    """The canonical spec text of ``spec`` (its name, convention, batch and hyperparameters),
+    which :func:`parse_spec` reads back to the same optimizer (a class path included)."""
     items = [f"convention={spec.convention}"]
     if spec.batch is not None:
         items.append(f"batch={spec.batch}")
     for k, v in spec.hyper.items():
-        items.append(f"{k}={'/'.join(str(x) for x in v) if isinstance(v, tuple) else v}")
+        items.append(f"{k}={_format_value(v)}")
     return f"{spec.optimizer}:{','.join(items)}"
