@@ -1,0 +1,132 @@
+"""A user's own optimizer, written in a temporary module, through every command: compare,
+explain and trajectories accept ``module:Class`` (and ``module:Class:key=value,...``), and a
+bad class path is one line and exit code 2."""
+import json
+import textwrap
+
+import numpy as np
+import pytest
+
+from minidl import cli
+
+USER_MODULE = textwrap.dedent('''
+    from minidl import backend as B
+    from minidl.optim import Optimizer, check_positive, check_range
+
+
+    class SignSGD(Optimizer):
+        """Sign descent with momentum.
+
+        Rule (paper):
+
+            m_t = beta * m_{t-1} + (1 - beta) * g_t
+            w_t = w_{t-1} - lr * sign(m_t)
+        """
+        DEFAULTS = {"paper": {"lr": 0.01, "beta": 0.9}}
+
+        def validate(self, group):
+            check_positive(group["lr"], "lr")
+            check_range(group["beta"], "beta", 0, 1)
+
+        def init_state(self, w, group):
+            return {"m": B.get_array_module(w).zeros_like(w)}
+
+        def update(self, w, g, state, group):
+            m = state["m"]
+            m *= group["beta"]
+            m += (1 - group["beta"]) * g
+            w -= group["lr"] * B.get_array_module(w).sign(m)
+
+
+    NOT_A_CLASS = 3
+
+
+    class NotAnOptimizer:
+        pass
+''')
+
+
+@pytest.fixture
+def user_module(tmp_path, monkeypatch):
+    """The module's name (unique per test: Python caches imported modules), importable."""
+    name = f"user_sign_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{name}.py").write_text(USER_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return name
+
+
+QUICK = ["compare", "--dataset", "synthetic", "--epochs", "1", "--train-subset", "128", "--val-subset", "64",
+         "--quiet", "--no-figures"]
+
+
+def test_compare_trains_a_users_optimizer(user_module, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "cmp"
+    spec = f"{user_module}:SignSGD:lr=0.02,beta=0.5"
+    assert cli.main(QUICK + ["--optimizers", spec, "sgd", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    table = (out / "table.md").read_text()
+    row = next(line for line in table.splitlines() if line.startswith(f"| {spec} |"))
+    acc, loss = (float(x) for x in row.split("|")[2].split("/"))
+    assert 0 <= acc <= 1 and np.isfinite(loss) and loss > 0
+    assert f"| {spec} |" in printed
+    results = json.loads((out / "results.json").read_text())
+    assert spec in results["command"]                      # a command that can be rerun, module and all
+    run = next(r for r in results["runs"] if r["label"] == spec)
+    assert run["config"]["optimizer"]["name"] == f"{user_module}:SignSGD"
+    assert run["config"]["optimizer"]["hyper"]["lr"] == 0.02 and run["config"]["optimizer"]["hyper"]["beta"] == 0.5
+    assert run["config"]["optimizer"]["convention"] == "paper"
+    # the recorded command, run again, finds its records: nothing trains, the records stay
+    import shlex
+
+    import minidl.train
+
+    before = {p.name: p.read_bytes() for p in (out / "runs").glob("*.json")}
+    assert len(before) == 2
+    monkeypatch.setattr(minidl.train, "fit", lambda *a, **k: pytest.fail("training started"))
+    assert cli.main(shlex.split(results["command"])[1:]) == 0
+    assert {p.name: p.read_bytes() for p in (out / "runs").glob("*.json")} == before
+
+
+def test_explain_shows_the_users_rule(user_module, capsys):
+    assert cli.main(["explain", f"{user_module}:SignSGD", "--steps", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("SignSGD, paper convention: lr=0.01, beta=0.9")
+    # step 1 from w = (1, -2), g = w: m = 0.1 * g = (0.1, -0.2), w = w - 0.01 * sign(m)
+    lines = out.splitlines()
+    m_line = next(line for line in lines if line.strip().startswith("m_t"))
+    w_line = next(line for line in lines if line.strip().startswith("w_t"))
+    assert m_line.split()[1:3] == ["0.1", "-0.2"] and "m_t = beta * m_{t-1} + (1 - beta) * g_t" in m_line
+    assert w_line.split()[1:3] == ["0.99", "-1.99"] and "w_t = w_{t-1} - lr * sign(m_t)" in w_line
+    assert "opt.step() gives the same w_t at every step (max |difference| = 0)" in out
+
+
+def test_trajectories_run_a_users_optimizer(user_module, tmp_path, capsys):
+    out = tmp_path / "traj"
+    assert cli.main(["trajectories", "--optimizers", f"{user_module}:SignSGD:lr=0.1,label=sign",
+                     "--steps", "20", "--functions", "quadratic", "--out", str(out)]) == 0
+    summary = (out / "summary.txt").read_text()
+    row = next(line for line in summary.splitlines() if "sign" in line.split())
+    assert row.split()[:4] == ["quadratic", "sign", "0.1", "20"]
+    assert (out / "quadratic.png").read_bytes()[:4] == b"\x89PNG"
+    assert "sign" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", [
+    ["explain", "{spec}"],
+    ["trajectories", "--optimizers", "{spec}", "--steps", "5", "--out", "{tmp}/t"],
+    QUICK + ["--optimizers", "{spec}", "--out", "{tmp}/c"],
+])
+@pytest.mark.parametrize("spec, message", [
+    ("no_such_module_xyz:SignSGD", "no module named 'no_such_module_xyz'"),
+    ("{m}:Missing", "has no 'Missing'"),
+    ("{m}:NOT_A_CLASS", "not a subclass of minidl.optim.Optimizer"),
+    ("{m}:NotAnOptimizer", "not a subclass of minidl.optim.Optimizer"),
+])
+def test_a_bad_class_path_is_one_line_and_exit_2(user_module, tmp_path, capsys, command, spec, message):
+    spec = spec.format(m=user_module)
+    argv = [a.format(spec=spec, tmp=tmp_path) for a in command]
+    assert cli.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"minidl {argv[0]}: error: ") and captured.err.count("\n") == 1
+    assert message in captured.err and spec in captured.err and "Traceback" not in captured.err
+    assert not (tmp_path / "c" / "runs").exists() or not list((tmp_path / "c" / "runs").iterdir())
