@@ -2,7 +2,11 @@
 explain and trajectories accept ``module:Class`` (and ``module:Class:key=value,...``), and a
 bad class path is one line and exit code 2."""
 import json
+import os
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -130,3 +134,77 @@ def test_a_bad_class_path_is_one_line_and_exit_2(user_module, tmp_path, capsys, 
     assert captured.err.startswith(f"minidl {argv[0]}: error: ") and captured.err.count("\n") == 1
     assert message in captured.err and spec in captured.err and "Traceback" not in captured.err
     assert not (tmp_path / "c" / "runs").exists() or not list((tmp_path / "c" / "runs").iterdir())
+
+
+# ------------------------------------------------------------------ docs/your-own-optimizer.md
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "docs" / "examples"
+PAGE = ROOT / "docs" / "your-own-optimizer.md"
+
+
+@pytest.fixture
+def examples(monkeypatch):
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    return PAGE.read_text()
+
+
+def test_the_page_shows_the_example_files_as_they_are(examples):
+    for name in ("mymod.py", "check_mymod.py"):
+        code = (EXAMPLES / name).read_text().rstrip("\n")
+        assert f"```python\n{code}\n```" in examples, f"docs/your-own-optimizer.md does not show {name} as it is"
+
+
+def test_the_pages_checks_run_and_print_what_it_shows(examples):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(EXAMPLES), str(ROOT)])}
+    done = subprocess.run([sys.executable, str(EXAMPLES / "check_mymod.py")], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Lion from scratch vs minidl.optim.Lion, 100 steps: max |difference| = 0.0" in done.stdout
+    assert done.stdout.count("6 checks passed") == 2
+    assert f"$ PYTHONPATH=docs/examples python docs/examples/check_mymod.py\n{done.stdout}```" in examples
+
+
+@pytest.mark.parametrize("args", [["mymod:SignSGD", "--steps", "2"], ["mymod:Lion:lr=0.1", "--steps", "1"]])
+def test_the_pages_explain_tables_are_what_explain_prints(examples, capsys, args):
+    assert cli.main(["explain", *args]) == 0
+    out = capsys.readouterr().out
+    assert f"$ PYTHONPATH=docs/examples minidl explain {' '.join(args)}\n{out}```" in examples
+
+
+def test_the_pages_comparison_runs_and_its_two_lions_agree(examples, tmp_path, capsys):
+    rows = ["mymod:SignSGD:lr=0.001", "mymod:Lion:lr=0.0003", "lion:convention=paper,lr=0.0003", "adam"]
+    assert cli.main(["compare", "--dataset", "synthetic", "--epochs", "1", "--train-subset", "512",
+                     "--val-subset", "256", "--quiet", "--no-figures", "--out", str(tmp_path),
+                     "--optimizers", *rows]) == 0
+    out = capsys.readouterr().out
+    cells = {line.split(" | ")[0][2:]: line.split(" | ")[1] for line in out.splitlines()
+             if line.startswith("| ") and not line.startswith("| Optimizer")}
+    assert list(cells) == rows
+    assert cells["mymod:Lion:lr=0.0003"] == cells["lion:convention=paper,lr=0.0003"]
+    shown = {line.split(" | ")[0][2:]: line.split(" | ")[1] for line in examples.splitlines()
+             if line.startswith("| mymod:") or line.startswith("| lion:") or line.startswith("| adam |")}
+    assert list(shown) == rows and shown["mymod:Lion:lr=0.0003"] == shown["lion:convention=paper,lr=0.0003"]
+    assert "--optimizers " + " ".join(f'"{r}"' if "," in r else r for r in rows) in examples
+
+
+def test_an_installed_packages_entry_point_names_an_optimizer(examples, tmp_path, monkeypatch, capsys):
+    """The metadata pip writes for the page's pyproject.toml snippet, on sys.path."""
+    info = tmp_path / "mymod_optimizers-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mymod-optimizers\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[minidl.optimizers]\nsignsgd = mymod:SignSGD\nmylion = mymod:Lion\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert '[project.entry-points."minidl.optimizers"]\nsignsgd = "mymod:SignSGD"' in examples
+    from minidl import optim
+
+    assert optim.resolve("signsgd").__name__ == "SignSGD" and optim.resolve("mylion").__module__ == "mymod"
+    assert cli.main(["explain", "signsgd:lr=0.5", "--steps", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("SignSGD, paper convention: lr=0.5, beta=0.9") and any(line.split()[:3] == ["w_t", "0.5", "-1.5"] for line in out.splitlines())
+
+
+def test_the_pages_bad_path_line_is_what_explain_prints(examples, capsys):
+    assert cli.main(["explain", "nomod:SignSGD"]) == 2
+    err = capsys.readouterr().err
+    prefix = err.split("(looked in")[0]
+    assert f"$ minidl explain nomod:SignSGD\n{prefix}(looked in PYTHONPATH and the current folder" in examples
