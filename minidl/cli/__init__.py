@@ -16,10 +16,12 @@ status.  A subcommand is listed once, in :data:`SUBCOMMANDS`.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 
 from minidl.cli import compare, explain, report, trajectories
+from minidl.cli.common import run_reporting_errors
 
 #: (name, add_<name>_parser, run_<name>) for every subcommand
 SUBCOMMANDS = [
@@ -42,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Parse ``argv`` (default: ``sys.argv[1:]``) and run its subcommand; every failure is one
+    line on stderr (:func:`minidl.cli.common.run_reporting_errors`), exit 2 for bad input."""
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")     # before numpy starts OpenBLAS's threads
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
@@ -49,15 +54,12 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    from minidl import backend
-    from minidl.data import DatasetNotFoundError
 
-    try:
+    def run(args):
         if args.backend:
+            from minidl import backend
+
             backend.set_backend(args.backend)
         return args.run(args)
-    except (ValueError, backend.BackendUnavailable, DatasetNotFoundError) as exc:
-        # bad specs, unknown functions, bad vectors, no CuPy/GPU, no data offline:
-        # say what is accepted or missing, exit 2 like argparse
-        print(f"minidl {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+
+    return run_reporting_errors(args.command, run, args)

@@ -63,3 +63,105 @@ def _unique_names(labels) -> list:
         used.add(name.lower())
         names.append(name)
     return names
+
+
+# ------------------------------------------------------------------ one-line errors
+#: printed in place of a traceback for an error that is not the user's input (a bug): set it to see one
+TRACEBACK_ENV = "MINIDL_TRACEBACK"
+
+
+def _os_error_line(exc: OSError, args=None) -> str:
+    """An OSError as one line that names the file (or, where the system names none, as a
+    failed write() does on a full disk, the command's output folder): a full disk, no
+    permission, a folder where a file belongs, a symlink loop, ..."""
+    import errno
+
+    where = " -> ".join(repr(str(f)) for f in (exc.filename, exc.filename2) if f is not None)
+    out = next((getattr(args, k) for k in ("out", "views_out", "store") if getattr(args, k, None)), None)
+    if not where and out is not None:
+        where = f"writing under {str(out)!r}"
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    advice = {errno.ENOSPC: "free some space, or give another --out",
+              errno.EDQUOT: "free some space, or give another --out",
+              errno.EACCES: "check the file's permissions, or give another path",
+              errno.EPERM: "check the file's permissions, or give another path",
+              errno.EROFS: "give a folder on a writable file system",
+              errno.ELOOP: "a symbolic link points back to itself; fix or remove it",
+              errno.EISDIR: "a folder is where a file should be",
+              errno.ENOTDIR: "a file is where a folder should be"}.get(exc.errno)
+    text = f"{reason}: {where}" if where else reason
+    return f"{text} ({advice})" if advice else text
+
+
+def check_environment(args) -> None:
+    """The environment variables a command reads, checked before it starts: ``MINIDL_DATA_DIR``
+    (for commands with ``--dataset``) must be a folder when it names something that exists.
+    (``MINIDL_BACKEND`` is checked where a backend is first used, ``MINIDL_DOWNLOAD_TIMEOUT``
+    where a download starts; both raise a ValueError that names the variable.)"""
+    import os
+
+    data_dir = os.environ.get("MINIDL_DATA_DIR")
+    if data_dir and hasattr(args, "dataset") and not getattr(args, "data_dir", None):
+        path = os.path.expanduser(data_dir)
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise ValueError(f"MINIDL_DATA_DIR={data_dir!r} is not a folder (expected a folder holding the "
+                             "IDX files, or leave it unset)")
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe (``minidl ... | head``): point stdout at /dev/null so that the
+    interpreter's last flush does not fail again (as the Python docs on SIGPIPE advise)."""
+    import os
+    import sys
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def run_reporting_errors(command: str, run, args) -> int:
+    """``run(args)``, every failure one line on stderr, ``minidl <command>: error: ...``:
+
+    * bad input (ValueError), no backend, no data: exit 2;
+    * a file that cannot be read or written (PermissionError, a full disk, a folder where a file
+      belongs, a symlink loop): exit 2, the line names the file;
+    * Ctrl-C: ``minidl <command>: interrupted``, exit 130;
+    * stdout closed early (``| head``): quiet, exit 1;
+    * anything else is a bug: one line saying so, exit 1 (``MINIDL_TRACEBACK=1`` shows the traceback).
+    """
+    import os
+    import sys
+
+    from minidl import backend
+    from minidl.data import DatasetNotFoundError, DownloadError
+
+    def error(text, code=2):
+        print(f"minidl {command}: error: {text}", file=sys.stderr)
+        return code
+
+    try:
+        check_environment(args)
+        code = run(args)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 1
+    except KeyboardInterrupt:
+        print(f"minidl {command}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, backend.BackendUnavailable, DatasetNotFoundError, DownloadError) as exc:
+        # bad specs, unknown functions, bad vectors, bad variables, no CuPy/GPU, no data offline:
+        # say what is accepted or missing, exit 2 like argparse
+        return error(exc)
+    except OSError as exc:
+        return error(_os_error_line(exc, args))
+    except MemoryError:
+        return error("out of memory (ask for fewer steps, a smaller --train-subset or fewer --workers)")
+    except Exception as exc:  # noqa: BLE001 - a bug, said in one line; the traceback on request
+        if os.environ.get(TRACEBACK_ENV):
+            raise
+        return error(f"internal error, {type(exc).__name__}: {exc} (set {TRACEBACK_ENV}=1 to see the "
+                     "traceback, and please report it)", 1)

@@ -19,7 +19,9 @@ def add_compare_parser(subparsers):
     p.add_argument("--preset", choices=sorted(PRESETS), help="a named grid (default: article)")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--dataset", default="mnist", help="mnist, fashion-mnist or synthetic (embedded, offline)")
+    p.add_argument("--dataset", default="mnist",
+                   help="mnist, fashion-mnist, idx (any folder of the four IDX files, given with --data-dir: "
+                        "KMNIST, EMNIST digits, ...) or synthetic (embedded, offline)")
     p.add_argument("--data-dir", default=None, help="folder with the four IDX files (else $MINIDL_DATA_DIR, cache, download)")
     p.add_argument("--backend", dest="compare_backend", default=None, choices=["numpy", "cupy"],
                    help="array backend (default: $MINIDL_BACKEND or numpy)")
