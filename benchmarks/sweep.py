@@ -134,7 +134,10 @@ def main(argv=None):
     C.write_json(args.json, {"benchmark": "sweep", "machine": machine, "load_average_after": load_after,
                              "settings": {k: v for k, v in vars(args).items() if k != "json"},
                              "modes": results})
-    return 0 if all(r["records_identical"] and r["table_identical"] for r in results.values()) else 1
+    # the goal is the printed table, equal to its last digit; bitwise-equal records also need the BLAS
+    # to round a GEMM alike on one thread and on two (OpenBLAS's native kernel here does; with
+    # OPENBLAS_CORETYPE=Haswell it does not), so "same records" is reported, not required
+    return 0 if all(r["table_identical"] for r in results.values()) else 1
 
 
 if __name__ == "__main__":
