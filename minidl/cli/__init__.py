@@ -20,7 +20,7 @@ import os
 import shlex
 import sys
 
-from minidl.cli import compare, explain, report, trajectories
+from minidl.cli import compare, explain, lrfind, problems, report, trajectories, tune
 from minidl.cli.common import run_reporting_errors
 
 #: (name, add_<name>_parser, run_<name>) for every subcommand
@@ -29,6 +29,9 @@ SUBCOMMANDS = [
     ("report", report.add_report_parser, report.run_report),
     ("trajectories", trajectories.add_trajectories_parser, trajectories.run_trajectories),
     ("explain", explain.add_explain_parser, explain.run_explain),
+    ("problems", problems.add_problems_parser, problems.run_problems),
+    ("tune", tune.add_tune_parser, tune.run_tune),
+    ("lrfind", lrfind.add_lrfind_parser, lrfind.run_lrfind),
 ]
 
 
