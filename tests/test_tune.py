@@ -51,6 +51,11 @@ def test_a_tiny_tune_writes_every_output_with_its_stages_and_splits(tmp_path, ca
                             "--out", str(out)]) == 0
     assert "0 runs trained" in capsys.readouterr().out or len(records(out)) == 16
     assert len(records(out)) == 16                                     # the rerun trained nothing new
+    (out / "table.md").unlink()
+    capsys.readouterr()
+    assert cli.main(["report", str(out), "--no-figures"]) == 0          # the tune views again, no training
+    printed = capsys.readouterr().out
+    assert "Tuned test acc" in printed and (out / "table.md").exists() and len(records(out)) == 16
 
 
 def test_a_best_point_at_the_edge_is_flagged_and_a_diverged_point_is_worst(tmp_path):

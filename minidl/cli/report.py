@@ -1,7 +1,9 @@
 """``minidl report``: rebuild a run store's views from its records."""
 from __future__ import annotations
 
+import os
 import sys
+
 
 def add_report_parser(subparsers):
     p = subparsers.add_parser(
@@ -27,7 +29,12 @@ def run_report(args) -> int:
                     views_out=args.views_out)
     for problem in result.problems:
         print(f"warning: {problem}", file=sys.stderr)
-    print(format_table(result.records, side_by_side=args.side_by_side))
+    tables = [path for path in result.views if os.path.basename(path) == "table.md"]
+    if any(r["config"].get("stage") for r in result.records) and tables:
+        with open(tables[0], encoding="utf-8") as f:      # a tune store: its own table, as written
+            print(f.read().rstrip())
+    else:
+        print(format_table(result.records, side_by_side=args.side_by_side))
     print(f"{len(result.records)} of {result.total} recorded runs shown")
     for path in result.views:
         print(f"wrote {path}")
