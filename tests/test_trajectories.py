@@ -97,3 +97,13 @@ def test_summary_table():
     text = T.format_summary(results)
     assert "quadratic" in text and "saddle" in text and "|w - w*|" in text
     assert len(T.summary_rows(results)) == 2
+
+
+def test_summary_columns_fit_long_labels():
+    from minidl.lab.specs import parse_specs
+
+    specs = parse_specs(["sgd", "adafactor:convention=pytorch,label=a label longer than the old column"])
+    text = T.format_summary(T.run_all(["quadratic"], specs, steps=3))
+    lines = text.splitlines()
+    starts = {line.index(" 3 ") for line in lines[2:]}            # the steps column, in every row
+    assert len(starts) == 1 and "a label longer than the old column" in text

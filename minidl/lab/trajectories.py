@@ -182,13 +182,15 @@ def summary_rows(results: dict) -> list:
 def format_summary(results: dict) -> str:
     """A fixed-width text table of :func:`summary_rows`."""
     rows = summary_rows(results)
-    head = f"{'function':<11} {'optimizer':<22} {'lr':>8} {'steps':>5} {'final (x, y)':>24} {'f':>11} {'|w - w*|':>10}"
+    fw = max([len("function")] + [len(r["function"]) for r in rows]) + 1       # columns as wide as
+    ow = max([len("optimizer")] + [len(r["optimizer"]) for r in rows]) + 1     # their longest entry
+    head = f"{'function':<{fw}} {'optimizer':<{ow}} {'lr':>8} {'steps':>5} {'final (x, y)':>24} {'f':>11} {'|w - w*|':>10}"
     lines = [head, "-" * len(head)]
     for r in rows:
         lr = "default" if r["lr"] is None else f"{r['lr']:g}"
         d = "-" if r["distance_to_min"] is None else f"{r['distance_to_min']:.3g}"
         point = f"({r['final_x']:.4g}, {r['final_y']:.4g})"
         tail = f"  diverged at step {r['diverged_at']}" if r["diverged_at"] else ""
-        lines.append(f"{r['function']:<11} {r['optimizer']:<22} {lr:>8} {r['steps']:>5} {point:>24} "
+        lines.append(f"{r['function']:<{fw}} {r['optimizer']:<{ow}} {lr:>8} {r['steps']:>5} {point:>24} "
                      f"{r['final_loss']:>11.4g} {d:>10}{tail}")
     return "\n".join(lines)
