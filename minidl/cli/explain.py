@@ -8,8 +8,9 @@ def add_explain_parser(subparsers):
 
     p = subparsers.add_parser(
         "explain", help="print every intermediate quantity of an optimizer's first steps",
-        description="Run the first steps of one optimizer on a 2-element parameter through its teaching "
-                    "path (reference_step) and print every intermediate quantity, to check by hand. "
+        description="Run the first steps of one optimizer on a 2-element parameter through its one rule, "
+                    "the update() that step() runs, traced as it runs, and print every intermediate "
+                    "quantity of its formula, to check by hand. "
                     "The gradient is --grad (constant), or the gradient of --function at the current "
                     "point (default: sphere, f = (x^2 + y^2)/2, so g = w, from w = (1, -2)).")
     p.add_argument("optimizer", metavar="OPTIMIZER",
