@@ -24,7 +24,11 @@ def add_explain_parser(subparsers):
     source.add_argument("--grad", default=None, metavar="G0,G1", help="a constant gradient, e.g. 0.5,0.1")
     source.add_argument("--function", default=None, choices=list(functions2d.FUNCTIONS),
                         help="take g_t from this test function at w_{t-1} (default: sphere)")
-    p.add_argument("--format", default="text", choices=["text", "markdown"], help="table format")
+    p.add_argument("--format", default="text", choices=["text", "markdown", "latex"],
+                   help="table format (latex: a booktabs tabular, every formula in math mode)")
+    p.add_argument("--compare-conventions", action="store_true",
+                   help="the same inputs and steps under each convention the optimizer has, one column each "
+                        "(text or markdown)")
     p.add_argument("--digits", type=_positive_int, default=6, help="significant digits (default: %(default)s)")
     return p
 
@@ -32,8 +36,15 @@ def add_explain_parser(subparsers):
 def run_explain(args) -> int:
     from minidl.lab import explain
 
+    if args.compare_conventions:
+        if args.format == "latex":
+            raise ValueError("--compare-conventions: expected --format text or markdown, got latex")
+        results = explain.compare_conventions(args.optimizer, steps=args.steps, param=args.param,
+                                              grad=args.grad, function=args.function)
+        print(explain.format_conventions(results, digits=args.digits, markdown=args.format == "markdown"))
+        return 0 if all(r.agrees_with_step for r in results.values()) else 1
     result = explain.explain(args.optimizer, steps=args.steps, param=args.param, grad=args.grad,
                              function=args.function, convention=args.convention)
-    fmt = explain.format_markdown if args.format == "markdown" else explain.format_text
+    fmt = {"text": explain.format_text, "markdown": explain.format_markdown, "latex": explain.format_latex}[args.format]
     print(fmt(result, digits=args.digits))
     return 0 if result.agrees_with_step else 1
