@@ -252,3 +252,16 @@ def test_how_the_colons_are_read(user_module):
     assert split_spec("mod:lr=1") == ("mod", "lr=1")                     # '=' before the second colon
     with pytest.raises(ValueError, match="unknown optimizer 'mod'"):
         parse_spec("mod:lr=1")
+
+
+def test_framework_spellings_under_their_convention():
+    keras = parse_spec("adam:learning_rate=0.01,beta_1=0.8,epsilon=1e-6")
+    assert keras.hyper == {"lr": 0.01, "beta1": 0.8, "eps": 1e-6}
+    torch = parse_spec("adam:convention=pytorch,betas=0.8/0.9")
+    assert torch.hyper == {"beta1": 0.8, "beta2": 0.9}
+    with pytest.raises(ValueError, match="lr is given twice"):
+        parse_spec("adam:lr=0.1,learning_rate=0.01")
+    with pytest.raises(ValueError, match="betas expected 2 values"):
+        parse_spec("adam:convention=pytorch,betas=0.8")
+    with pytest.raises(ValueError, match="no hyperparameter 'learning_rate'"):
+        parse_spec("adam:convention=pytorch,learning_rate=0.1")      # Keras's name, not torch's

@@ -38,6 +38,9 @@ the command's default convention, or the first of keras/pytorch/paper that the o
 has), ``batch`` (a positive integer or ``full``) and ``label``.  Lookahead also takes its
 inner optimizer's hyperparameters (those of ``inner``, under ``inner_convention``), by their
 names or as ``inner_<name>`` (``inner_alpha`` is ASGD's alpha, ``alpha`` Lookahead's own).
+The frameworks' spellings are accepted under their convention, as the constructors accept
+them: Keras's ``learning_rate``, ``beta_1``, ``beta_2``, ``epsilon`` (``adam:learning_rate=0.01``)
+and PyTorch's ``betas`` (``adam:convention=pytorch,betas=0.9/0.99``).
 
 Values are read as the type of the hyperparameter's default: bool (``true``/``false``), int,
 float, a string (``line_search_fn=strong_wolfe``), ``none``, numbers joined by ``/`` for a
@@ -287,7 +290,10 @@ def parse_spec(text: str, default_convention: str = "keras", check: bool = True)
         elif key == "batch":
             batch = _batch(raw, where)
         elif key in accepted:
-            hyper[key] = _coerce(key, raw, accepted[key], where)
+            _set_once(hyper, key, _coerce(key, raw, accepted[key], where), key, where)
+        elif key in _framework_names(cls, convention):
+            for ours, value in _from_framework_name(cls, convention, key, raw, accepted, where).items():
+                _set_once(hyper, ours, value, key, where)
         else:
             raise ValueError(
                 f"{where}: {cls.__name__} ({convention} convention) has no hyperparameter {key!r}; "
@@ -298,6 +304,31 @@ def parse_spec(text: str, default_convention: str = "keras", check: bool = True)
         _check_values(spec, where)
     return spec
 
+
+
+def _framework_names(cls, convention: str) -> dict:
+    """Keras's or PyTorch's spellings under ``convention`` -> minidl's name (or names)."""
+    from minidl.optim.optimizer import FRAMEWORK_NAMES
+
+    return {**FRAMEWORK_NAMES.get(convention, {}), **getattr(cls, "FRAMEWORK_NAMES", {}).get(convention, {})}
+
+
+def _from_framework_name(cls, convention, key, raw, accepted, where) -> dict:
+    """``learning_rate=0.01`` -> ``{"lr": 0.01}``; ``betas=0.8/0.9`` -> ``{"beta1": 0.8, "beta2": 0.9}``."""
+    ours = _framework_names(cls, convention)[key]
+    if not isinstance(ours, tuple):
+        return {ours: _coerce(ours, raw, accepted[ours], where)} if ours in accepted else {}
+    parts = raw.split("/")
+    if len(parts) != len(ours) or not all(name in accepted for name in ours):
+        raise ValueError(f"{where}: {key} expected {len(ours)} values joined by '/' "
+                         f"({'/'.join(ours)}), got {raw!r}")
+    return {name: _coerce(name, part, accepted[name], where) for name, part in zip(ours, parts)}
+
+
+def _set_once(hyper: dict, name: str, value, spelled: str, where: str) -> None:
+    if name in hyper:
+        raise ValueError(f"{where}: {name} is given twice (the second time as {spelled!r}); give it once")
+    hyper[name] = value
 
 def _check_values(spec: RowSpec, where: str) -> None:
     """Build the optimizer on a throw-away parameter so its own validation runs now: a
