@@ -1,6 +1,8 @@
 """One run: a configuration in, a record out, whatever happens in between."""
 import json
 
+import pytest
+
 from minidl.lab import compare, run
 from minidl.lab.specs import parse_spec
 from minidl.lab.store import check_record, config_id
@@ -67,3 +69,14 @@ def test_the_mnist_files_are_identified_by_their_published_sha256(mnist_path):
     assert planned["data"]["content_sha256"]["train-images-idx3-ubyte"] == \
         "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"
     assert planned["data_files"]["files"]["train-images-idx3-ubyte"]["bytes"] > 0
+
+
+def test_a_subset_too_large_names_its_option():
+    from minidl.lab.run import load_data
+
+    config = {"dataset": "synthetic", "train_subset": 10**9, "val_subset": None}
+    with pytest.raises(ValueError, match="--train-subset"):
+        load_data(config)
+    config = {"dataset": "synthetic", "train_subset": None, "val_subset": 10**9}
+    with pytest.raises(ValueError, match="--val-subset"):
+        load_data(config)

@@ -170,9 +170,9 @@ def load_data(config: dict):
     else:
         val = _problems.load_split(config["dataset"], "test", data_dir=config.get("data_dir"))
     if config["train_subset"]:
-        train = train.subset(config["train_subset"])
+        train = train.subset(config["train_subset"], what="--train-subset")
     if config["val_subset"]:
-        val = val.subset(config["val_subset"])
+        val = val.subset(config["val_subset"], what="--val-subset")
     return train, val
 
 
