@@ -12,7 +12,7 @@ LAB = pathlib.Path(__file__).resolve().parents[1] / "minidl" / "lab"
 
 #: bottom first: a module may import the ones before it, never one after it
 LAYERS = ["article", "functions2d", "specs", "store", "threads", "problems", "run", "executors", "batch", "plots",
-          "views", "compare", "tune_views", "tune", "report", "trajectories", "lrfind", "formulas", "explain"]
+          "views", "compare", "tune_views", "tune", "report", "trajectories", "trajectory_plots", "lrfind", "formulas", "explain"]
 
 
 def lab_imports(path):

@@ -59,7 +59,7 @@ RMSprop, Adadelta and Adam in the article's order:"""),
 
 The same six optimizers from the same start on the Rosenbrock function (each with the learning
 rate `minidl trajectories` uses for it, shown in the legend)."""),
-    code("""from minidl.lab import functions2d, plots
+    code("""from minidl.lab import functions2d, trajectory_plots as plots
 from minidl.lab.specs import parse_specs
 specs = parse_specs(["sgd", "sgd:momentum=0.9", "adagrad", "rmsprop", "adadelta", "adam"])
 runs = trajectories.run_all(["rosenbrock"], specs, steps=500)

@@ -40,7 +40,7 @@ def add_trajectories_parser(subparsers):
 
 def run_trajectories(args) -> int:
     from minidl.fileio import atomic_write
-    from minidl.lab import plots, trajectories
+    from minidl.lab import trajectories, trajectory_plots as plots
     from minidl.lab.specs import parse_specs
 
     from minidl.lab.store import writable_folder
