@@ -39,14 +39,28 @@ class Batch:
         return out
 
 
-def describe(record) -> str:
-    """One line: the run, its outcome, its accuracy and time."""
+def _metric_text(record) -> str:
+    """", val acc 0.9812" or ", test loss 87.6": the last value of the metric the run is judged
+    on (its target's metric, else accuracy), on the split it was evaluated on."""
     config = record["config"]
-    head = f"{record.get('label')} (seed {config['seed']})"
+    metric = (config.get("target") or {}).get("metric") or "val_accuracy"
+    if config.get("split") == "test":
+        metric = "test_" + metric[len("val_"):]
+    values = record["history"].get(metric) or [None]
+    if values[-1] is None:
+        return ""
+    name = metric.replace("_accuracy", " acc").replace("_loss", " loss").replace("_", " ")
+    return f", {name} {values[-1]:.4g}" if metric.endswith("loss") else f", {name} {values[-1]:.4f}"
+
+
+def describe(record) -> str:
+    """One line: the run (with its grid point when it has one), its outcome, its metric and time."""
+    config = record["config"]
+    point = ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}"
+                      for k, v in ((config.get("tune") or {}).get("grid") or {}).items())
+    head = f"{record.get('label')} ({point + ', ' if point else ''}seed {config['seed']})"
     if record["status"] == "ok":
-        accs = record["history"].get("val_accuracy") or [None]
-        acc = "" if accs[-1] is None else f", val acc {accs[-1]:.4f}"
-        return f"{head}: ok{acc}, {record['times']['wall_seconds']:.1f} s"
+        return f"{head}: ok{_metric_text(record)}, {record['times']['wall_seconds']:.1f} s"
     if record["status"] == "diverged":
         d = record["divergence"]
         what = f"the training loss is {d.get('loss', 'not finite')}" if d["what"] == "loss" else d["what"]

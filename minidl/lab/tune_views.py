@@ -113,9 +113,14 @@ def _row_of(records, stage):
     return [r for r in records if r["config"].get("stage") == stage]
 
 
+def point_order(point) -> tuple:
+    """A sort key for grid points: by key name, numbers by value (1e-05 before 0.0001), then text."""
+    return tuple((k, 0, float(v), "") if isinstance(v, (int, float)) and not isinstance(v, bool)
+                 else (k, 1, 0.0, str(v)) for k, v in sorted((point or {}).items()))
+
+
 def _analyze_row(label, records, metric, problem) -> dict:
-    grid = sorted(_row_of(records, "grid"), key=lambda r: json.dumps(r["config"].get("tune", {}).get("grid"),
-                                                                       sort_keys=True))
+    grid = sorted(_row_of(records, "grid"), key=lambda r: point_order(r["config"].get("tune", {}).get("grid")))
     points = [r["config"].get("tune", {}).get("grid") or {} for r in grid]
     scored = [{"point": p, "id": r["id"], "status": r["status"], "label": r.get("label"),
                "value": metric_value(r, metric), "score": list(score(r, metric, problem.target_metric)),
@@ -202,6 +207,23 @@ def _point_text(point) -> str:
     return ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in point.items()) or "—"
 
 
+_SHORT = {"test_accuracy": "acc", "test_loss": "loss"}
+
+
+def _table_metrics(problem_name: str) -> tuple:
+    """The test metrics a problem's table shows: accuracy and loss for a classifier, loss alone
+    for a problem scored on its loss (a regression has no accuracy worth printing)."""
+    problem = PROBLEMS.get(problem_name)
+    if problem is not None and problem.target_metric == "val_loss":
+        return ("test_loss",)
+    return ("test_accuracy", "test_loss")
+
+
+def fmt_seconds(seconds: float) -> str:
+    """Seconds with a unit and two significant digits below 10 s (0.042 s, 3.1 s, 27.4 s)."""
+    return f"{seconds:.2g} s" if seconds < 10 else f"{seconds:.1f} s"
+
+
 def format_tune_table(analysis: dict) -> str:
     """Per problem: default and tuned test accuracy and loss, best point, ranks, time to target."""
     out = []
@@ -212,21 +234,22 @@ def format_tune_table(analysis: dict) -> str:
         out += [f"## {name}", "", f"Grid scored on {result['metric']} (validation split); final runs on the test "
                 f"set; ranks by {result['rank_by']}; target {goal}; steps and seconds to target: median over seeds "
                 "(training time only).", ""]
-        head = ["Optimizer", "Default test acc", "Default test loss", "Rank default", "Tuned test acc",
-                "Tuned test loss", "Rank tuned", "Best hyperparameters", "Steps to target (default / tuned)",
-                "Seconds to target (default / tuned)"]
+        keys = _table_metrics(name)
+        head = (["Optimizer"] + [f"Default test {_SHORT[k]}" for k in keys] + ["Rank default"]
+                + [f"Tuned test {_SHORT[k]}" for k in keys]
+                + ["Rank tuned", "Best hyperparameters", "Steps to target (default / tuned)",
+                   "Seconds to target (default / tuned)"])
         out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         notes = []
         for row in result["rows"]:
             best = row["best"]["point"] if row["best"] else None
-            cells = [md_cell(row["label"]), _mean_std(row["default"], "test_accuracy"),
-                     _mean_std(row["default"], "test_loss"), str(row.get("rank_default") or "—"),
-                     _mean_std(row["tuned"], "test_accuracy"), _mean_std(row["tuned"], "test_loss"),
-                     str(row.get("rank_tuned") or "—"),
-                     (_point_text(best) + (" (edge)" if row["edge"] else "")) if best else "none",
-                     " / ".join(_to_target(row[s], "steps_to_target", lambda v: f"{v:g}") for s in ("default", "tuned")),
-                     " / ".join(_to_target(row[s], "seconds_to_target", lambda v: f"{v:.1f} s")
-                                for s in ("default", "tuned"))]
+            cells = ([md_cell(row["label"])] + [_mean_std(row["default"], k) for k in keys]
+                     + [str(row.get("rank_default") or "—")] + [_mean_std(row["tuned"], k) for k in keys]
+                     + [str(row.get("rank_tuned") or "—"),
+                        (_point_text(best) + (" (edge)" if row["edge"] else "")) if best else "none",
+                        " / ".join(_to_target(row[s], "steps_to_target", lambda v: f"{v:g}")
+                                   for s in ("default", "tuned")),
+                        " / ".join(_to_target(row[s], "seconds_to_target", fmt_seconds) for s in ("default", "tuned"))])
             out.append("| " + " | ".join(cells) + " |")
             notes += row["advice"]
             notes += [f"{row['label']}: grid point {_point_text(g['point'])} diverged (scored worst)"
