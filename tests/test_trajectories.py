@@ -107,3 +107,30 @@ def test_summary_columns_fit_long_labels():
     lines = text.splitlines()
     starts = {line.index(" 3 ") for line in lines[2:]}            # the steps column, in every row
     assert len(starts) == 1 and "a label longer than the old column" in text
+
+
+# ------------------------------------------------------------------ the cap on steps
+def test_steps_are_capped_with_the_reason_and_the_value():
+    with pytest.raises(ValueError, match=r"steps: at most 1,000,000 steps \(each step stores a point of the "
+                                         r"path in memory\), got 1000001"):
+        T.run_trajectory("quadratic", parse_spec("sgd"), steps=1_000_001)
+    with pytest.raises(ValueError, match=r"steps: expected at least 1 step, got 0"):
+        T.run_trajectory("quadratic", parse_spec("sgd"), steps=0)
+    with pytest.raises(ValueError, match=r"steps: expected a whole number of steps, got 2\.5"):
+        T.run_trajectory("quadratic", parse_spec("sgd"), steps=2.5)
+    assert T.check_steps(1_000_000) == T.MAX_STEPS == 1_000_000       # the cap itself is allowed
+    assert T.run_trajectory("quadratic", parse_spec("sgd"), steps=1).steps == 1
+
+
+@pytest.mark.parametrize("value, says", [("1000001", "at most 1,000,000 steps"),
+                                         ("0", "expected at least 1 step, got 0")])
+def test_cli_steps_out_of_range_is_one_line_exit_2(tmp_path, capsys, value, says):
+    from minidl.cli import main
+
+    rc = main(["trajectories", "--functions", "quadratic", "--optimizers", "sgd", "--steps", value,
+               "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith("minidl trajectories: error: --steps: ") and says in err, err
+    assert not (tmp_path / "o").exists()                               # refused before anything ran

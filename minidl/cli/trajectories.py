@@ -22,7 +22,8 @@ def add_trajectories_parser(subparsers):
                         f"adadelta:convention=paper,lr=1.0 (default: {' '.join(trajectories.DEFAULT_OPTIMIZERS)})")
     p.add_argument("--convention", default="keras", choices=["keras", "pytorch", "paper"],
                    help="convention of the specs that name none (default: %(default)s)")
-    p.add_argument("--steps", type=_positive_int, default=trajectories.DEFAULT_STEPS, help="steps per run (default: %(default)s)")
+    p.add_argument("--steps", type=int, default=trajectories.DEFAULT_STEPS,
+                   help=f"steps per run, 1 to {trajectories.MAX_STEPS:,} (default: %(default)s)")
     p.add_argument("--start", type=_pair, default=None, metavar="X,Y",
                    help="common start point for every function (default: each function's own; "
                         "write --start=-1.2,1 when x is negative)")
@@ -45,6 +46,7 @@ def run_trajectories(args) -> int:
 
     from minidl.lab.store import writable_folder
 
+    trajectories.check_steps(args.steps, "--steps")
     specs = (parse_specs(args.optimizers, default_convention=args.convention) if args.optimizers
              else trajectories.default_specs(args.convention))
     writable_folder(args.out)

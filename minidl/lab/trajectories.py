@@ -45,8 +45,25 @@ LEARNING_RATES = {
 #: steps per run when none are asked for
 DEFAULT_STEPS = 500
 
+#: the most steps one run may take: every step stores its point and its loss (three float64
+#: numbers, 24 MB per run at this cap, on top of the figures drawn from them); more is refused
+MAX_STEPS = 1_000_000
+
 #: a trajectory stops (and is marked diverged) once |x| or |y| passes this
 DIVERGENCE_BOUND = 1e6
+
+
+def check_steps(steps, name: str = "steps") -> int:
+    """``steps`` as an int in 1..:data:`MAX_STEPS`; a ValueError naming ``name`` otherwise."""
+    if isinstance(steps, bool) or not hasattr(steps, "__index__"):
+        raise ValueError(f"{name}: expected a whole number of steps, got {steps!r}")
+    steps = int(steps)
+    if steps < 1:
+        raise ValueError(f"{name}: expected at least 1 step, got {steps}")
+    if steps > MAX_STEPS:
+        raise ValueError(f"{name}: at most {MAX_STEPS:,} steps (each step stores a point of the path in "
+                         f"memory), got {steps}")
+    return steps
 
 
 def default_lr(optimizer: str, function: str, label: str | None = None) -> float | None:
@@ -104,8 +121,7 @@ def run_trajectory(function, spec: RowSpec, steps: int = DEFAULT_STEPS, start=No
     from minidl.tensor import Parameter
 
     fn = functions2d.get(function) if isinstance(function, str) else function
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"run_trajectory: steps must be an integer >= 0, got {steps!r}")
+    steps = check_steps(steps, "run_trajectory: steps")
     if spec.batch not in (None, "full"):
         raise ValueError(
             f"run_trajectory: row spec {spec.label!r} sets batch={spec.batch}, but a 2-D test function has "
