@@ -134,3 +134,55 @@ def test_cli_steps_out_of_range_is_one_line_exit_2(tmp_path, capsys, value, says
     assert err.count("\n") == 1 and "Traceback" not in err, err
     assert err.startswith("minidl trajectories: error: --steps: ") and says in err, err
     assert not (tmp_path / "o").exists()                               # refused before anything ran
+
+
+# ------------------------------------------------------------------ which optimizers, at which rates
+def test_the_default_is_the_articles_six():
+    assert [s.label for s in T.default_specs()] == ["sgd", "sgd:momentum=0.9", "adagrad", "rmsprop",
+                                                    "adadelta", "adam"]
+
+
+def test_all_is_the_six_then_every_other_registered_optimizer():
+    names = T.all_optimizers()
+    assert names[:6] == list(T.DEFAULT_OPTIMIZERS)
+    assert set(names) == set(optim.REGISTRY) | {"sgd:momentum=0.9"} and len(names) == len(set(names))
+    assert T.expand_all(["adam:lr=0.5", "all"]) == ["adam:lr=0.5"] + names
+
+
+@pytest.mark.parametrize("name", list(optim.REGISTRY))
+def test_every_registered_optimizer_has_a_learning_rate_on_every_function(name):
+    from minidl.lab import functions2d
+
+    table = T.LEARNING_RATES[name]
+    assert "*" in table and set(table) - {"*"} <= set(functions2d.FUNCTIONS), table
+    for function in functions2d.FUNCTIONS:
+        assert T.default_lr(name, function) == table.get(function, table["*"]) > 0
+
+
+def test_the_table_names_only_registered_optimizers():
+    assert {key.partition(":")[0] for key in T.LEARNING_RATES} <= set(optim.REGISTRY)
+
+
+def test_every_optimizer_at_its_rate_makes_progress_on_every_function():
+    # DEFAULT_STEPS steps at the table's rates: no divergence where there is a minimum, the loss
+    # at least halved (Rastrigin: into the local minimum next to the start), the saddle left
+    results = T.run_all(["quadratic", "rosenbrock", "beale", "rastrigin", "sphere", "saddle"],
+                        T.default_specs(everything=True))
+    for name, trajs in results.items():
+        for tr in trajs:
+            where = (name, tr.legend, tr.points[-1])
+            if name == "saddle":
+                assert abs(tr.points[-1][1]) > 1.5, where
+                continue
+            assert tr.diverged_at is None and tr.steps == T.DEFAULT_STEPS, where
+            assert tr.losses[-1] < tr.losses[0] / 2, where
+    assert {tr.label for tr in results["sphere"]} == set(T.all_optimizers())
+
+
+def test_cli_optimizers_all(tmp_path, capsys):
+    from minidl.cli import main
+
+    assert main(["trajectories", "--functions", "quadratic", "--optimizers", "all", "--steps", "3",
+                 "--out", str(tmp_path)]) == 0
+    summary = (tmp_path / "summary.txt").read_text().splitlines()[2:]
+    assert [line.split()[1] for line in summary] == T.all_optimizers()

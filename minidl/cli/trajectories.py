@@ -19,7 +19,8 @@ def add_trajectories_parser(subparsers):
                                         f"{', '.join(n for n in functions2d.FUNCTIONS if n not in functions2d.DEFAULT_FUNCTIONS)})")
     p.add_argument("--optimizers", nargs="+", default=None, metavar="SPEC",
                    help="row specs as in `minidl compare`: adam, sgd:momentum=0.9, "
-                        f"adadelta:convention=paper,lr=1.0 (default: {' '.join(trajectories.DEFAULT_OPTIMIZERS)})")
+                        "adadelta:convention=paper,lr=1.0; 'all' for every registered optimizer "
+                        f"(default, the article's six: {' '.join(trajectories.DEFAULT_OPTIMIZERS)})")
     p.add_argument("--convention", default="keras", choices=["keras", "pytorch", "paper"],
                    help="convention of the specs that name none (default: %(default)s)")
     p.add_argument("--steps", type=int, default=trajectories.DEFAULT_STEPS,
@@ -47,7 +48,8 @@ def run_trajectories(args) -> int:
     from minidl.lab.store import writable_folder
 
     trajectories.check_steps(args.steps, "--steps")
-    specs = (parse_specs(args.optimizers, default_convention=args.convention) if args.optimizers
+    specs = (parse_specs(trajectories.expand_all(args.optimizers), default_convention=args.convention)
+             if args.optimizers
              else trajectories.default_specs(args.convention))
     writable_folder(args.out)
     results = trajectories.run_all(args.functions, specs, steps=args.steps, start=args.start,
