@@ -39,7 +39,10 @@ def minidl_command(args, **kw):
 
 def test_two_workers_give_the_same_records_as_one(tmp_path):
     rows = ["--optimizers", "adam", "sgd:momentum=0.9", "--seeds", "0", "1"]
-    assert cli.main(QUICK + rows + ["--out", str(tmp_path / "one")]) == 0
+    # the same threads per run in both: OpenBLAS need not give the last bit alike with 1 and 2
+    # threads (with OPENBLAS_CORETYPE=Haswell on an AMD EPYC a run's training loss differs in its last bits)
+    share = str(max(1, len(os.sched_getaffinity(0)) // 2))
+    assert cli.main(QUICK + rows + ["--threads", share, "--out", str(tmp_path / "one")]) == 0
     assert cli.main(QUICK + rows + ["--workers", "2", "--out", str(tmp_path / "two")]) == 0
     one = sorted(essence(r) for r in load(tmp_path / "one"))
     two = sorted(essence(r) for r in load(tmp_path / "two"))

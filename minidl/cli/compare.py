@@ -1,10 +1,23 @@
-"""``minidl compare``: train the article's CNN once per optimizer row and compare."""
+"""``minidl compare``: train a problem's model (the article's CNN by default) once per optimizer row and compare."""
 from __future__ import annotations
 
 import os
 import sys
 
 from minidl.cli.common import _add_executor_options, _print_runs_summary
+
+
+def _target(text: str):
+    """``0.98`` (the problem's metric) or ``val_loss=0.05``; checked by minidl.lab.compare."""
+    import argparse
+
+    metric, eq, value = text.partition("=")
+    try:
+        number = float(value if eq else metric)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected VALUE or METRIC=VALUE, got {text!r}") from None
+    return {"metric": metric.strip(), "value": number} if eq else number
+
 
 def add_compare_parser(subparsers):
     from minidl.lab.compare import PRESETS
@@ -17,11 +30,19 @@ def add_compare_parser(subparsers):
     p.add_argument("--optimizers", nargs="+", metavar="SPEC",
                    help="row specs, e.g. adam sgd:momentum=0.9 adadelta:convention=paper gd sgd:batch=1")
     p.add_argument("--preset", choices=sorted(PRESETS), help="a named grid (default: article)")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--dataset", default="mnist",
-                   help="mnist, fashion-mnist, idx (any folder of the four IDX files, given with --data-dir: "
-                        "KMNIST, EMNIST digits, ...) or synthetic (embedded, offline)")
+    p.add_argument("--problem", default="mnist-cnn", metavar="NAME",
+                   help="the model and its defaults (minidl problems lists them; default: mnist-cnn, the article's)")
+    p.add_argument("--epochs", type=int, default=None, help="default: the problem's (mnist-cnn: 10)")
+    p.add_argument("--batch-size", type=int, default=None, help="default: the problem's (mnist-cnn: 64)")
+    p.add_argument("--dataset", default=None,
+                   help="default: the problem's (mnist-cnn: mnist); mnist, fashion-mnist, idx (any folder of the "
+                        "four IDX files, given with --data-dir: KMNIST, EMNIST digits, ...) or synthetic "
+                        "(embedded, offline)")
+    p.add_argument("--target", type=_target, default=None, metavar="[METRIC=]VALUE",
+                   help="report steps and seconds to this value of the problem's target metric, or of "
+                        "val_accuracy=X / val_loss=X (e.g. --target 0.98)")
+    p.add_argument("--eval-every", type=int, default=None, metavar="K",
+                   help="also evaluate every K steps (time to target at step resolution; not timed)")
     p.add_argument("--data-dir", default=None, help="folder with the four IDX files (else $MINIDL_DATA_DIR, cache, download)")
     p.add_argument("--backend", dest="compare_backend", default=None, choices=["numpy", "cupy"],
                    help="array backend (default: $MINIDL_BACKEND or numpy)")
@@ -51,7 +72,8 @@ def run_compare(args):
     config = compare.CompareConfig(
         rows=rows, epochs=args.epochs, batch_size=args.batch_size, dataset=args.dataset,
         data_dir=args.data_dir, backend=args.compare_backend or B.name(), seeds=tuple(args.seeds),
-        train_subset=args.train_subset, val_subset=args.val_subset, out=out,
+        train_subset=args.train_subset, val_subset=args.val_subset, out=out, problem=args.problem,
+        target=args.target, eval_every=args.eval_every,
         verbose=0 if args.quiet else 1, command=args.command_line, workers=args.workers,
         scheduler=args.scheduler, threads=args.threads, figures=not args.no_figures,
         perf=not args.no_perf)

@@ -81,10 +81,15 @@ DEFAULT_OUT = os.path.join("minidl-runs", "compare")
 
 @dataclass
 class CompareConfig:
+    """A comparison's settings.  ``epochs``, ``batch_size`` and ``dataset`` None take the
+    problem's (mnist-cnn: the article's 10 epochs, batch 64, MNIST); ``target`` is a value of the
+    problem's target metric, or ``{"metric", "value"}``; ``eval_every`` K also evaluates every K
+    steps (time to target at step resolution)."""
+
     rows: list = field(default_factory=list)
-    epochs: int = 10
-    batch_size: int = 64
-    dataset: str = "mnist"
+    epochs: int | None = None
+    batch_size: int | None = None
+    dataset: str | None = None
     data_dir: str | None = None
     backend: str = "numpy"
     seeds: tuple = (0,)
@@ -97,6 +102,8 @@ class CompareConfig:
     scheduler: str | None = None
     threads: int | None = None
     problem: str = "mnist-cnn"
+    target: float | dict | None = None
+    eval_every: int | None = None
     figures: bool = True
     perf: bool = True          # False: the plain path, no speed layer (``--no-perf``)
 
@@ -139,16 +146,16 @@ def check_seeds(seeds) -> tuple:
     return seeds
 
 
-def _check_data(config, rows, n_train, n_val):
+def _check_data(config, rows, n_train, n_val, dataset):
     if config.train_subset and config.train_subset > n_train:
-        raise ValueError(f"--train-subset {config.train_subset}: {config.dataset} has {n_train:,} training images")
+        raise ValueError(f"--train-subset {config.train_subset}: {dataset} has {n_train:,} training images")
     if config.val_subset and config.val_subset > n_val:
-        raise ValueError(f"--val-subset {config.val_subset}: {config.dataset} has {n_val:,} validation images")
+        raise ValueError(f"--val-subset {config.val_subset}: {dataset} has {n_val:,} validation images")
     available = config.train_subset or n_train
     for row in rows:
         if row.train_subset and row.train_subset > available:
             where = (f"--train-subset {config.train_subset} leaves {available:,}" if config.train_subset
-                     else f"{config.dataset} has {available:,}")
+                     else f"{dataset} has {available:,}")
             fix = (f"give --train-subset {row.train_subset} or more (or none)" if row.train_subset <= n_train
                    else f"use a data set with {row.train_subset:,} training images or more")
             raise ValueError(f"row {row.label!r} trains on the first {row.train_subset:,} training images "
@@ -156,40 +163,79 @@ def _check_data(config, rows, n_train, n_val):
                              "or leave the row out with --optimizers")
 
 
+def resolve_target(target, problem) -> dict | None:
+    """``--target``: None, a value of the problem's target metric, or ``{"metric", "value"}``
+    (``"val_accuracy"`` or ``"val_loss"``), as a run's ``{"metric", "value"}``."""
+    from minidl.lab.problems import TARGET_METRICS
+
+    if target is None:
+        return None
+    if isinstance(target, dict):
+        metric, value = target.get("metric"), target.get("value")
+    else:
+        metric, value = problem.target_metric, target
+    if metric not in TARGET_METRICS:
+        raise ValueError(f"--target: the metric must be one of {', '.join(TARGET_METRICS)}, got {metric!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or abs(value) == float("inf"):
+        raise ValueError(f"--target: expected a finite number for {metric}, got {value!r}")
+    if metric == "val_accuracy" and not 0 < value <= 1:
+        raise ValueError(f"--target: an accuracy target lies in (0, 1], got {value!r}")
+    return {"metric": metric, "value": float(value)}
+
+
+def _settings(config: CompareConfig):
+    """The problem, and its budget and data set unless the config gives them."""
+    from minidl.lab.problems import get_problem
+
+    problem = get_problem(config.problem)
+    return (problem, config.epochs or problem.epochs, config.batch_size or problem.batch_size,
+            config.dataset or problem.dataset)
+
+
+def _load_checked(config: CompareConfig, problem, dataset_name):
+    """The training set (its shape checked against the problem) and the test set's size."""
+    from minidl.lab import problems as P
+
+    train = P.load_split(dataset_name, "train", data_dir=config.data_dir)
+    P.check_dataset(problem, train)
+    n_val = len(P.load_split(dataset_name, "test", data_dir=config.data_dir))
+    _check_data(config, config.rows, len(train), n_val, dataset_name)
+    return train
+
+
 def plan(config: CompareConfig) -> list:
     """Every run of the comparison as a configuration (``minidl.lab.run.make_config``), in the
     order seed by seed, row by row.  Checks all that can be checked without training and
     raises ValueError (one line, naming the option or the row) on the first problem."""
-    from minidl import data as D
-    from minidl.lab.run import PROBLEMS, dataset_fingerprint, make_config
+    from minidl.lab.run import dataset_fingerprint, make_config
     from minidl.lab.store import config_id
 
     for value, option in ((config.epochs, "--epochs"), (config.batch_size, "--batch-size"),
                           (config.train_subset, "--train-subset"), (config.val_subset, "--val-subset"),
-                          (config.workers, "--workers"), (config.threads, "--threads")):
+                          (config.workers, "--workers"), (config.threads, "--threads"),
+                          (config.eval_every, "--eval-every")):
         _positive(value, option)
     seeds = check_seeds(config.seeds)
     if not config.rows:
         raise ValueError("no rows to compare: give --optimizers or --preset")
-    if config.problem not in PROBLEMS:
-        raise ValueError(f"--problem {config.problem!r}: accepted: {', '.join(PROBLEMS)}")
+    problem, epochs, batch_size, dataset = _settings(config)
+    target = resolve_target(config.target, problem)
     with B.use_backend(config.backend):          # no CuPy or no GPU: said now, not after a row
         dtype = B.np.dtype(B.get_default_dtype()).name
-    train = D.load_dataset(config.dataset, "train", data_dir=config.data_dir)
-    n_val = len(D.load_dataset(config.dataset, "test", data_dir=config.data_dir))
-    _check_data(config, config.rows, len(train), n_val)
-    dataset = train.name or config.dataset
+    train = _load_checked(config, problem, dataset)
+    dataset = train.name or dataset
     fingerprint = dataset_fingerprint(dataset, config.data_dir)
     configs, seen = [], {}
     for seed in seeds:
         for row in config.rows:
             subset = row.train_subset or config.train_subset
-            batch = row.spec.batch or config.batch_size
+            batch = row.spec.batch or batch_size
             batch = (subset or len(train)) if batch == "full" else int(batch)
-            run = make_config(row.spec, seed=seed, epochs=config.epochs, batch_size=batch, dataset=dataset,
+            run = make_config(row.spec, seed=seed, epochs=epochs, batch_size=batch, dataset=dataset,
                               fingerprint=fingerprint, train_subset=subset, val_subset=config.val_subset,
-                              backend=config.backend, dtype=dtype, problem=config.problem, label=row.label,
-                              note=row.note, data_dir=config.data_dir, verbose=config.verbose)
+                              backend=config.backend, dtype=dtype, problem=problem.name, label=row.label,
+                              note=row.note, data_dir=config.data_dir, verbose=config.verbose,
+                              eval_every=config.eval_every, target=target)
             if not config.perf:
                 # the plain path (fit(perf=False)): no fusion, no split updates, no flushed
                 # subnormals; written only when off, so the ids of default runs stay

@@ -1,0 +1,62 @@
+"""`minidl compare --problem/--target/--eval-every`: a problem's defaults, time to target in
+every record, and one-line errors for a bad problem, target or data set."""
+import json
+
+import pytest
+
+from minidl import cli
+from minidl.lab import compare
+
+
+def records(out):
+    return [json.loads(p.read_text()) for p in sorted((out / "runs").glob("*.json"))]
+
+
+def test_the_default_problem_is_the_articles_cnn_with_its_budget():
+    rows = compare.rows_from(["sgd"])
+    implicit = compare.plan(compare.CompareConfig(rows=rows, dataset="synthetic", out="unused"))
+    explicit = compare.plan(compare.CompareConfig(rows=rows, dataset="synthetic", problem="mnist-cnn", epochs=10,
+                                                  batch_size=64, out="unused"))
+    assert [c["problem"] for c in implicit] == ["mnist-cnn"]
+    assert (implicit[0]["epochs"], implicit[0]["batch_size"]) == (10, 64)
+    assert implicit == explicit                      # the same runs, the same ids: earlier stores still match
+    assert "target" not in implicit[0] and "eval_every" not in implicit[0]
+    logreg = compare.plan(compare.CompareConfig(rows=rows, dataset="synthetic", problem="mnist-logreg", out="unused"))
+    assert logreg[0]["problem"] == "mnist-logreg" and logreg[0]["batch_size"] == 128
+
+
+def test_a_target_and_eval_every_give_time_to_target_in_each_record(tmp_path, capsys):
+    out = tmp_path / "q"
+    # the quadratic starts at a test loss of about 354: <= 1000 is met at the first evaluation (step 3);
+    # <= 1 never is (its best expected loss is about 87)
+    assert cli.main(["compare", "--problem", "quadratic-deep", "--optimizers", "sgd", "adam", "--epochs", "1",
+                     "--target", "val_loss=1000", "--eval-every", "3", "--out", str(out), "--quiet",
+                     "--no-figures"]) == 0
+    runs = records(out)
+    assert len(runs) == 2 and {r["problem"] for r in runs} == {"quadratic-deep"}
+    for r in runs:
+        assert r["config"]["dataset"] == "quadratic" and r["config"]["batch_size"] == 128
+        assert r["target"]["reached"] and r["target"]["steps_to_target"] == 3
+        assert r["evaluations"]["step"][:2] == [3, 6]
+    out2 = tmp_path / "q2"
+    assert cli.main(["compare", "--problem", "quadratic-deep", "--optimizers", "sgd", "--epochs", "1",
+                     "--target", "1", "--out", str(out2), "--quiet", "--no-figures"]) == 0
+    (run,) = records(out2)
+    assert run["target"]["metric"] == "val_loss" and run["target"]["value"] == 1.0 and not run["target"]["reached"]
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--problem", "nope"], ["--problem", "nope", "mnist-cnn"]),
+    (["--target", "1.5"], ["--target", "(0, 1]", "1.5"]),
+    (["--target", "val_acc=0.9"], ["--target", "val_accuracy", "val_acc"]),
+    (["--eval-every", "0"], ["--eval-every", "positive"]),
+    (["--problem", "quadratic-deep", "--dataset", "synthetic"], ["--dataset", "quadratic-deep", "shape"]),
+])
+def test_bad_problem_settings_are_one_line_errors(tmp_path, capsys, args, words):
+    code = cli.main(["compare", "--optimizers", "sgd", "--dataset", "synthetic", "--epochs", "1",
+                     "--out", str(tmp_path / "o"), "--quiet"] + args)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "Traceback" not in err[0], err
+    for word in words:
+        assert word in err[0], (word, err[0])
+    assert not (tmp_path / "o" / "runs").exists() or not list((tmp_path / "o" / "runs").glob("*.json"))
