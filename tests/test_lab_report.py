@@ -60,8 +60,9 @@ def test_filters_select_records(store, no_training, capsys):
 
 def test_report_writes_figures_into_another_folder(store, no_training, tmp_path, capsys):
     assert cli.main(["report", str(store), "--views-out", str(tmp_path / "v"), "--filter", "epochs=1"]) == 0
-    assert sorted(os.listdir(tmp_path / "v")) == ["results.csv", "results.json", "table.md", "time.png",
-                                                   "train_loss_steps.png", "val_accuracy.png", "val_loss.png"]
+    figures = ("time", "train_loss_steps", "val_accuracy", "val_loss")
+    assert sorted(os.listdir(tmp_path / "v")) == sorted(["results.csv", "results.json", "table.md"]
+                                                        + [f"{f}.{kind}" for f in figures for kind in ("png", "svg")])
 
 
 @pytest.mark.parametrize("args,match", [

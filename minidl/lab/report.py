@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 
 from minidl.lab.store import RunStore, writable_folder
-from minidl.lab.views import flat_config, write_views
+from minidl.lab.views import check_figure_options, flat_config, write_views
 
 
 def parse_filters(texts) -> dict:
@@ -68,9 +68,12 @@ class Report:
     total: int = 0
 
 
-def report(out, filters=(), command: str = "", figures: bool = True, views_out=None) -> Report:
+def report(out, filters=(), command: str = "", figures: bool = True, views_out=None, style: str = "paper",
+           loss_x: str = "epochs") -> Report:
     """Rebuild results.json, results.csv, table.md and the figures of the store ``out``
-    (into ``views_out``, by default ``out`` itself) from the records that match ``filters``."""
+    (into ``views_out``, by default ``out`` itself) from the records that match ``filters``;
+    ``style`` and ``loss_x`` as :func:`minidl.lab.views.write_figures` takes them."""
+    check_figure_options(style, loss_x)
     store = RunStore(out)
     if not os.path.isdir(store.runs_dir):
         raise ValueError(f"{out}: not a minidl run store (it has no runs/ folder)")
@@ -87,6 +90,9 @@ def report(out, filters=(), command: str = "", figures: bool = True, views_out=N
         from minidl.lab.tune_views import read_protocol, write_tune_views
 
         views = write_tune_views(chosen, target, command, read_protocol(out), figures=figures)
+        if figures and (style, loss_x) != ("paper", "epochs"):
+            problems.append(f"style={style}, loss_x={loss_x}: the figures of a tune store have one look; "
+                            "they are drawn as always")
     else:
-        views = write_views(chosen, target, command, figures=figures) if chosen else []
+        views = write_views(chosen, target, command, figures=figures, style=style, loss_x=loss_x) if chosen else []
     return Report(records=chosen, problems=problems, views=views, total=len(best))

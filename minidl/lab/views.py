@@ -110,6 +110,7 @@ def summarize(records) -> list:
             "label": row["label"], "records": runs, "seeds": [r["config"]["seed"] for r in runs],
             "statuses": [r["status"] for r in runs], "epochs": n_epochs, "stats": stats,
             "time": (_mean(times), _std(times)) if times else None,
+            "times": times, "timed": timed,
             "diverged": [(r["config"]["seed"], r["divergence"]) for r in runs if r["status"] == "diverged"],
             "failed": [(r["config"]["seed"], r.get("error") or r["status"]) for r in runs
                        if r["status"] in ("failed", "interrupted")],
@@ -137,8 +138,21 @@ def md_code(text) -> str:
 
 
 def fmt_time(seconds: float) -> str:
+    """A duration for a table: ``"0.38 s"``, ``"12.3 s"`` under a minute, ``"7:20 min"`` (minutes
+    and seconds) from a minute on."""
+    if seconds < 59.95:
+        return f"{seconds:.{_decimals(seconds)}f} s"
     minutes, sec = divmod(int(round(seconds)), 60)
     return f"{minutes}:{sec:02d} min"
+
+
+def _decimals(seconds: float) -> int:
+    return 2 if seconds < 10 else 1
+
+
+def fmt_spread(seconds: float, spread: float) -> str:
+    """The std of a time as the table writes it beside :func:`fmt_time`: as many decimals as the time."""
+    return f"± {spread:.{_decimals(seconds) if seconds < 59.95 else 0}f} s"
 
 
 def table_epochs(n_epochs: int) -> list:
@@ -212,7 +226,7 @@ def format_table(records, side_by_side: bool = False) -> str:
             cells.append("—")
         else:
             t, t_sd = r["time"]
-            cells.append(fmt_time(t) + (f" ± {t_sd:.0f} s" if len(r["records"]) > 1 else ""))
+            cells.append(fmt_time(t) + (f" {fmt_spread(t, t_sd)}" if len(r["records"]) > 1 else ""))
         if side_by_side:
             cells.append(fmt_time(art["time"]) if art else "—")
         lines.append("| " + " | ".join(cells) + " |")
@@ -280,56 +294,126 @@ def results_view(records, command: str = "", store: str = "runs") -> dict:
             "store": store, "rows": rows, "runs": runs}
 
 
+def steps_per_epoch(record: dict):
+    """The training steps of one epoch of ``record``: as its history counted them, else
+    ceil(train size / batch size), else its steps over its epochs (None when nothing says)."""
+    counted = [n for n in (record.get("history") or {}).get("steps_per_epoch") or [] if n]
+    if counted:
+        return counted[0]
+    train_size, batch_size = record.get("train_size"), record["config"].get("batch_size")
+    if train_size and batch_size:
+        return math.ceil(train_size / batch_size)
+    epochs = len((record.get("history") or {}).get("epoch") or [])
+    return len(record.get("step_loss") or []) / epochs if epochs else None
+
+
+def machine_loaded(record: dict) -> bool:
+    """Whether the 1-minute load average at the start or the end of the run exceeded the cores
+    it could use (its own threads count in the load, so a loaded run had company)."""
+    env = record.get("environment") or {}
+    load = record.get("load_average") or {}
+    cores = env.get("cores_available") or env.get("cpu_count")
+    marks = (load.get("start") or env.get("load_average_before"), load.get("end") or env.get("load_average_after"))
+    return bool(cores) and any(mark and mark[0] is not None and mark[0] > cores for mark in marks)
+
+
+def _divergence_text(records) -> str:
+    return f"diverged at step {min(r['divergence']['step'] for r in records)}"
+
+
+def _step_series(row) -> dict:
+    """One row of train_loss_steps.png: the finished seeds' step losses (every seed's when none
+    finished), a note naming the seeds left out, and where the row diverged when all its seeds did."""
+    runs = [r for r in row["records"] if r.get("step_loss")]
+    drawn = [r for r in runs if r["status"] == "ok"] or runs
+    left_out = [r for r in runs if r not in drawn]
+    note = None
+    if left_out:
+        note = "not averaged: " + ", ".join(
+            f"seed {r['config']['seed']} " + (f"diverged at step {r['divergence']['step']}"
+                                              if r["status"] == "diverged" else r["status"]) for r in left_out)
+    diverged = _divergence_text(drawn) if drawn and all(r["status"] == "diverged" for r in drawn) else None
+    first = (drawn or row["records"])[0]
+    return {"label": row["label"], "losses": [r["step_loss"] for r in drawn], "seeds": len(drawn),
+            "steps_per_epoch": steps_per_epoch(first), "batch_size": first["config"].get("batch_size"),
+            "train_size": first.get("train_size"), "note": note, "diverged": diverged}
+
+
 def figure_data(records) -> dict:
-    """The plain data the comparison figures draw (:mod:`minidl.lab.plots` takes it)."""
+    """The plain data the comparison figures draw (:mod:`minidl.lab.plots` takes it): each list
+    has one entry per row, in the rows' order, so a row has the same line style in every figure."""
     rows = summarize(records)
     curves = {}
     for metric in ("val_accuracy", "val_loss"):
         series = []
         for r in rows:
             points = [(e + 1, m, s) for e, (m, s, n) in enumerate(r["stats"][metric]) if n]
-            diverged = (f"diverged at step {min(d['step'] for _, d in r['diverged'])}"
-                        if r["diverged"] else None)
+            gone = [x for x in r["records"] if x["status"] == "diverged"]
+            diverged = _divergence_text(gone) if gone else None
             series.append({"label": r["label"], "epochs": [p[0] for p in points], "mean": [p[1] for p in points],
-                           "std": [p[2] for p in points], "diverged": diverged})
+                           "std": [p[2] for p in points], "seeds": len(r["records"]), "diverged": diverged})
         curves[metric] = series
-    steps = []
+    times = []
     for r in rows:
-        first = r["records"][0]
-        note = f", seed {first['config']['seed']}" if len(r["records"]) > 1 else ""
-        steps.append({"label": r["label"] + note, "losses": first.get("step_loss") or []})
-    times = [{"label": r["label"], "seconds": r["time"][0], "std": r["time"][1]} for r in rows if r["time"]]
+        seconds = sorted(r["times"])
+        times.append({"label": r["label"], "median": _median(seconds) if seconds else None,
+                      "low": seconds[0] if seconds else None, "high": seconds[-1] if seconds else None,
+                      "seeds": len(seconds)})
     env = rows[0]["records"][0].get("environment", {}) if rows else {}
-    return {"curves": curves, "steps": steps, "times": times,
+    return {"curves": curves, "steps": [_step_series(r) for r in rows], "times": times,
+            "loaded": sum(machine_loaded(x) for r in rows for x in r["timed"]),
             "dataset": rows[0]["records"][0]["config"].get("dataset") if rows else None,
             "where": f"{env.get('backend')}, {env.get('device')}"}
 
 
-def write_figures(records, out: str) -> list:
-    """val_accuracy.png, val_loss.png, train_loss_steps.png and time.png in ``out``."""
+def _median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def write_figures(records, out: str, style: str = "paper", loss_x: str = "epochs") -> list:
+    """val_accuracy.png, val_loss.png, train_loss_steps.png and time.png in ``out``, each with
+    an SVG of the same name beside it; returns the PNGs' paths.  ``style``: ``"paper"`` or
+    ``"slides"`` (:data:`minidl.lab.plots.STYLES`); ``loss_x``: the x axis of
+    train_loss_steps.png, ``"epochs"``, ``"examples"`` or ``"steps"``."""
     from minidl.lab import plots
 
+    check_figure_options(style, loss_x)
     data = figure_data(records)
     if not data["steps"]:
         return []
     paths = [
         plots.plot_epoch_metric(data["curves"]["val_accuracy"], os.path.join(out, "val_accuracy.png"),
                                 title=f"Validation accuracy per epoch ({data['dataset']})",
-                                ylabel="validation accuracy"),
+                                ylabel="validation accuracy", style=style),
         plots.plot_epoch_metric(data["curves"]["val_loss"], os.path.join(out, "val_loss.png"),
-                                title=f"Validation loss per epoch ({data['dataset']})", ylabel="validation loss"),
+                                title=f"Validation loss per epoch ({data['dataset']})", ylabel="validation loss",
+                                style=style),
         plots.plot_step_losses(data["steps"], os.path.join(out, "train_loss_steps.png"),
-                               title="Training loss per step"),
+                               title=f"Training loss per step ({data['dataset']})", x=loss_x, style=style),
     ]
-    if data["times"]:
+    if any(t["median"] is not None for t in data["times"]):
         paths.append(plots.plot_times(data["times"], os.path.join(out, "time.png"),
-                                      title="Time per optimizer (training + evaluation)",
-                                      xlabel=f"total time, seconds ({data['where']})"))
+                                      title="Time per optimizer (training + evaluation)", where=data["where"],
+                                      loaded=data["loaded"], style=style))
     return paths
 
 
-def write_views(records, out: str, command: str = "", figures: bool = True) -> list:
-    """results.json, results.csv, table.md (and the figures) in ``out``; returns their paths."""
+def check_figure_options(style, loss_x):
+    """ValueError unless ``style`` names a figure style and ``loss_x`` an x axis of the step losses."""
+    from minidl.lab.plots import LOSS_X, check_style
+
+    check_style(style)
+    if loss_x not in LOSS_X:
+        raise ValueError(f"loss_x: expected one of {', '.join(LOSS_X)}, got {loss_x!r}")
+
+
+def write_views(records, out: str, command: str = "", figures: bool = True, style: str = "paper",
+                loss_x: str = "epochs") -> list:
+    """results.json, results.csv, table.md (and the figures, :func:`write_figures` with
+    ``style`` and ``loss_x``) in ``out``; returns their paths (of the figures, the PNGs')."""
+    check_figure_options(style, loss_x)
     records = list(records)
     paths = [os.path.join(out, name) for name in VIEW_FILES]
     atomic_write(paths[0], dump_record(results_view(records, command)))
@@ -337,5 +421,5 @@ def write_views(records, out: str, command: str = "", figures: bool = True) -> l
     atomic_write(paths[2], f"# Optimizer comparison\n\nCommand: {md_code(command)}\n\n"
                            f"{format_table(records)}\n")
     if figures:
-        paths += write_figures(records, out)
+        paths += write_figures(records, out, style=style, loss_x=loss_x)
     return paths
