@@ -71,3 +71,23 @@ def test_a_progress_line_names_the_grid_point_and_the_problems_metric():
     final["config"]["split"] = "test"
     final["times"] = {"wall_seconds": 3.0}
     assert "test acc 0.9000" in describe(final) and "seed 2" in describe(final)
+
+
+def test_a_loss_that_blew_up_does_not_flatten_the_sensitivity_axis():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from minidl.lab.plots import line_styles
+
+    recs = [record("grid", lr, problem="quadratic-deep", val_loss=v)
+            for lr, v in ((1e-3, 350.0), (1e-2, 120.0), (1e-1, 90.0), (1.0, 2.7e35))]
+    for r in recs:
+        r["config"]["target"] = {"metric": "val_loss", "value": 90}
+    result = tv.analyze(recs)["problems"]["quadratic-deep"]
+    fig, ax = plt.subplots()
+    above = tv._cap_loss_axis(ax, result, line_styles(1))
+    assert ax.get_yscale() == "log" and ax.get_ylim()[1] == 20 * 90.0
+    assert [g["point"]["lr"] for g in above] == [1.0]
+    plt.close(fig)

@@ -325,6 +325,28 @@ _AXIS_NAMES = {"val_accuracy": "final validation accuracy", "val_loss": "final v
                "steps_to_target": "steps to target (validation)"}
 
 
+def _cap_loss_axis(ax, result, styles) -> list:
+    """A loss axis on a log scale up to 20 x the best loss, so a point that blew up (1e35) does
+    not flatten the others; the points above are drawn as triangles on the top edge."""
+    values = [g["value"] for row in result["rows"] for g in row["grid"]
+              if isinstance(g["value"], (int, float)) and math.isfinite(g["value"])]
+    if not values or min(values) <= 0:
+        return []
+    best = min(values)
+    cap = 20 * best
+    ax.set_yscale("log")
+    ax.set_ylim(best / 1.1, cap)
+    key = next((k for row in result["rows"] for g in row["grid"] for k in g["point"]), None)
+    above = []
+    for row, style in zip(result["rows"], styles):
+        for g in row["grid"]:
+            if isinstance(g["value"], (int, float)) and g["value"] > cap and key is not None:
+                above.append(g)
+                ax.plot([g["point"].get(key)], [cap], marker="^", color=style["color"], ms=7, linestyle="none",
+                        clip_on=False)
+    return above
+
+
 def plot_sensitivity(analysis: dict, path: str) -> str:
     """DeepOBS's tunability plot: the scored validation metric of every grid point against its
     value of the first grid key, per optimizer; each default value a dotted line; diverged
@@ -347,6 +369,9 @@ def plot_sensitivity(analysis: dict, path: str) -> str:
             default = row["default_point"].get(key)
             if isinstance(default, (int, float)) and default > 0:
                 ax.axvline(default, color=style["color"], linestyle=":", alpha=0.8)
+        above = _cap_loss_axis(ax, result, line_styles(len(result["rows"]))) if not higher else []
+        if above:
+            ax.plot([], [], marker="^", color="gray", linestyle="none", label="above the axis (loss > 20 x best)")
         low, high = ax.get_ylim()
         for x, color in crosses:
             ax.plot([x], [low if higher else high], marker="x", color=color, ms=8, linestyle="none")
