@@ -56,6 +56,8 @@ def test_a_tiny_tune_writes_every_output_with_its_stages_and_splits(tmp_path, ca
     assert cli.main(["report", str(out), "--no-figures"]) == 0          # the tune views again, no training
     printed = capsys.readouterr().out
     assert "Tuned test acc" in printed and (out / "table.md").exists() and len(records(out)) == 16
+    head = (out / "table.md").read_text().split("## ")[0]
+    assert "Command: `minidl tune --problem mnist-logreg" in head and "rebuilt from the records by `minidl report" in head
 
 
 def test_a_best_point_at_the_edge_is_flagged_and_a_diverged_point_is_worst(tmp_path):

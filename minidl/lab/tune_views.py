@@ -264,8 +264,11 @@ def write_tune_views(records, out: str, command: str = "", protocol=None, figure
     if not analysis["problems"]:
         return []
     paths = [os.path.join(out, name) for name in TUNE_FILES]
-    atomic_write(paths[0], f"# Tuned and default optimizers\n\nCommand: {md_code(command)}\n\n"
-                           + format_tune_table(analysis))
+    trained_by = (protocol or {}).get("command") or command
+    head = f"Command: {md_code(trained_by)}\n\n"
+    if command and command != trained_by:           # minidl report: the tune's command stays the one shown
+        head += f"Views rebuilt from the records by {md_code(command)}.\n\n"
+    atomic_write(paths[0], "# Tuned and default optimizers\n\n" + head + format_tune_table(analysis))
     runs = [{k: v for k, v in r.items() if k != "step_loss"} for r in records]
     atomic_write(paths[1], dump_record({"format": "minidl-tune/1", "command": command, "protocol": protocol or {},
                                         "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -393,8 +396,13 @@ def plot_time_to_target(analysis: dict, path: str) -> str:
     """Median training seconds to the target over seeds, default and tuned, per optimizer."""
     problems = analysis["problems"]
     plt, fig, axes = _figure(len(problems), height=max(3.0, 0.5 * max(len(r["rows"]) for r in problems.values()) + 2))
+    from matplotlib.patches import Patch
+
     for ax, (name, result) in zip(axes, problems.items()):
         labels = [row["label"] for row in result["rows"]]
+        reached = [(row[s] or {}).get("seconds_to_target") for row in result["rows"] for s in ("default", "tuned")]
+        top = max([v for v in reached if v is not None], default=1.0)
+        ax.set_xlim(0, top * 1.15)
         for offset, stage, color in ((-0.2, "default", "tab:gray"), (0.2, "tuned", "tab:blue")):
             for i, row in enumerate(result["rows"]):
                 seconds = (row[stage] or {}).get("seconds_to_target")
@@ -402,14 +410,14 @@ def plot_time_to_target(analysis: dict, path: str) -> str:
                     ax.text(0, i + offset, f"  {stage}: not reached", va="center", fontsize=7, color=color)
                 else:
                     ax.barh(i + offset, seconds, height=0.38, color=color)
-            ax.barh([], [], color=color, label=stage)
+        ax.legend(handles=[Patch(color="tab:gray", label="default"), Patch(color="tab:blue", label="tuned")],
+                  fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+        ax.set_ylim(len(labels) - 0.4, -0.6)
         ax.set_yticks(range(len(labels)))
         ax.set_yticklabels(labels)
-        ax.invert_yaxis()
         ax.set_xlabel("training seconds to target (median over seeds)")
         target = result["target"]
         ax.set_title(f"{name}: time to {target['metric']} {target['value']:g}" if target else name)
-        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return _save(plt, fig, path)
 
 
