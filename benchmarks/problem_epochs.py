@@ -79,7 +79,8 @@ def main(argv=None):
                         [[r["problem"], r["dataset"], f"{r['parameters']:,}", r["batch_size"], r["threads"],
                           f"{r['ms_per_step']:.3f}", r["epoch_steps"], f"{r['epoch_seconds']:.3g}"] for r in results])
     if args.json:
-        _common.write_json(args.json, {"machine": _common.machine_info(), "optimizer": args.optimizer,
+        _common.write_json(args.json, {"benchmark": "problem_epochs", "machine": _common.machine_info(),
+                                       "optimizer": args.optimizer,
                                        "results": results})
 
 

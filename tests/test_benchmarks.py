@@ -24,6 +24,7 @@ RUNS = {
     "denormals": ["--data", "random", "--images", "640", "--every", "5"],
     "memory": ["--data", "random", "--steps", "3"],
     "cost_curves": ["--batch-sizes", "1,8", "--sizes", "640", "--budget", "0.01", "--no-torch"],
+    "problem_epochs": ["--problems", "quadratic-deep", "mnist-logreg", "--threads", "1", "--steps", "3"],
 }
 
 
@@ -44,6 +45,10 @@ def test_benchmark_script_runs_and_writes_its_json(name, tmp_path):
     assert "machine" in result
     if name == "cost_curves":
         assert (tmp_path / "curves.png").stat().st_size > 0
+    if name == "problem_epochs":
+        rows = {r["problem"]: r for r in result["results"]}
+        assert rows["quadratic-deep"]["epoch_steps"] == 8 and rows["mnist-logreg"]["epoch_steps"] == 469
+        assert rows["mnist-logreg"]["timed_steps"] == 3 and rows["mnist-logreg"]["parameters"] == 7850
 
 
 def test_denormals_script_reports_both_runs(tmp_path):
