@@ -15,12 +15,12 @@ import contextlib
 import math
 import os
 
-#: rcParams and the figure-size factor of each style
+#: rcParams, the figure-size factor and the size of the values written beside points and bars of each style
 STYLES = {
-    "paper": {"scale": 1.0, "rc": {"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10,
+    "paper": {"scale": 1.0, "note_size": 8, "rc": {"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10,
                                    "xtick.labelsize": 9, "ytick.labelsize": 9, "legend.fontsize": 7,
                                    "lines.linewidth": 1.5, "lines.markersize": 4}},
-    "slides": {"scale": 1.6, "rc": {"font.size": 16, "axes.titlesize": 20, "axes.labelsize": 18,
+    "slides": {"scale": 1.6, "note_size": 16, "rc": {"font.size": 16, "axes.titlesize": 20, "axes.labelsize": 18,
                                     "xtick.labelsize": 16, "ytick.labelsize": 16, "legend.fontsize": 16,
                                     "lines.linewidth": 2.5, "lines.markersize": 8, "axes.linewidth": 1.5,
                                     "xtick.major.width": 1.5, "ytick.major.width": 1.5}},
@@ -187,12 +187,14 @@ def epoch_metric_figure(series, *, title: str, ylabel: str, style: str = "paper"
             if not item["epochs"]:
                 ax.plot([], [], color=look["color"], linestyle=look["linestyle"], marker=look["marker"], label=label)
             elif one_epoch:
-                _draw_point(ax, item, look, label, 1 + 0.6 * ((i + 0.5) / len(series) - 0.5))
+                _draw_point(ax, item, look, label, 1 + 0.6 * ((i + 0.5) / len(series) - 0.5), len(series) > 4,
+                            STYLES[style]["note_size"])
             else:
                 _draw_curve(ax, item, look, label)
         ax.set_xlabel("epoch" + (" (rows side by side)" if one_epoch else ""))
         if one_epoch:
             ax.set_xlim(0.6, 1.4)
+            ax.margins(y=0.2)                       # room for the values above the points
             ax.xaxis.set_major_locator(FixedLocator([1]))
         else:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -213,15 +215,18 @@ def _draw_curve(ax, item, look, label):
         ax.plot(epochs[-1:], means[-1:], marker="x", color=look["color"], ms=10, linestyle="none")
 
 
-def _draw_point(ax, item, look, label, x):
-    """One row of a one-epoch figure: its mean as a marker (± std as an error bar), the value beside it."""
+def _draw_point(ax, item, look, label, x, upright, size):
+    """One row of a one-epoch figure: its mean as a marker (± std as an error bar), its value
+    above it (``upright``: turned a quarter, where many rows stand side by side)."""
     from matplotlib import rcParams
 
     mean, sd = item["mean"][0], (item.get("std") or [0])[0] or 0
-    ax.errorbar([x], [mean], yerr=[sd] if sd else None, color=look["color"], marker=look["marker"],
-                ms=2 * rcParams["lines.markersize"], linestyle="none", capsize=4, label=label)
+    ax.plot([x], [mean], color=look["color"], marker=look["marker"], ms=2 * rcParams["lines.markersize"],
+            linestyle="none", label=label)
+    if sd:
+        ax.errorbar([x], [mean], yerr=[sd], color=look["color"], linestyle="none", capsize=4)
     ax.annotate(f"{mean:.4g}", (x, mean), xytext=(0, 8), textcoords="offset points", ha="center", va="bottom",
-                rotation=90 if len(ax.get_lines()) > 6 else 0, color=look["color"], fontsize="small")
+                rotation=90 if upright else 0, color=look["color"], fontsize=size)
 
 
 def plot_epoch_metric(series, path, *, title: str, ylabel: str, dpi: int = 110, style: str = "paper") -> str:
@@ -363,6 +368,10 @@ def time_unit(seconds) -> tuple:
     return ("min", 60.0) if max(list(seconds) or [0]) >= 120 else ("s", 1.0)
 
 
+#: bars have no line style: beyond the palette's 20 colours a hatch tells them apart
+_HATCHES = {"-": None, "--": "//", ":": "..", "-.": "xx"}
+
+
 def times_figure(bars, *, title: str, where: str = "", loaded: int = 0, style: str = "paper"):
     """The Figure of the time of every row: ``bars`` one per row, ``{"label", "median", "low",
     "high", "seeds"}`` (seconds; ``median`` None for a row with no finished run), horizontal bars
@@ -378,20 +387,23 @@ def times_figure(bars, *, title: str, where: str = "", loaded: int = 0, style: s
         looks = line_styles(len(bars))
         for i, (bar, look) in enumerate(zip(bars, looks)):
             if bar.get("median") is None:
-                ax.text(0, i, "  no finished run", va="center", fontsize="small")
+                ax.text(0, i, "  no finished run", va="center", fontsize=STYLES[style]["note_size"])
                 continue
             median = bar["median"] / factor
             low, high = max(0.0, bar["low"]) / factor, max(0.0, bar["high"]) / factor
-            ax.barh(i, median, color=look["color"], alpha=0.85)
+            ax.barh(i, median, color=look["color"], alpha=0.85, hatch=_HATCHES[look["linestyle"]],
+                    edgecolor="white")
             if high > low:
                 ax.errorbar([median], [i], xerr=[[median - min(low, median)], [max(high, median) - median]],
                             color="black", capsize=4, linestyle="none")
             ax.annotate(f"{median:.{2 if median < 10 else 1}f} {unit}", (max(high, median), i), xytext=(4, 0), textcoords="offset points",
-                        va="center", fontsize="small")
+                        va="center", fontsize=STYLES[style]["note_size"])
         ax.set_yticks(range(len(bars)))
-        ax.set_yticklabels([b["label"] for b in bars])
+        mixed = len({b.get("seeds") or 0 for b in timed}) > 1
+        ax.set_yticklabels([_row_label({"label": b["label"], "seeds": b.get("seeds")}, mixed and b in timed)
+                            for b in bars])
         ax.set_ylim(len(bars) - 0.5, -0.5)          # the first row on top
-        ax.set_xlim(left=0)
+        ax.set_xlim(0, 1.2 * max([b["high"] / factor for b in timed] + [1e-9]))   # room for the values
         ax.set_xlabel(f"total time (training + evaluation), {unit}" + (f"\n{where}" if where else ""))
         multi = any((b.get("seeds") or 0) > 1 for b in timed)
         handles = [Patch(color="gray", alpha=0.85, label="median over seeds" if multi else "time of the run")]
