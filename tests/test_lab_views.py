@@ -80,7 +80,10 @@ def test_figure_data_draws_a_diverged_run_up_to_its_last_epoch():
     data = views.figure_data([rec("sgd", 0, [0.5, 0.6], [1.0, 0.9], status="diverged", divergence=div, epochs=5)])
     (series,) = data["curves"]["val_accuracy"]
     assert series["epochs"] == [1, 2] and series["mean"] == [0.5, 0.6]
-    assert series["diverged"] == "diverged at step 95"
+    assert series["diverged"] == "diverged at step 95" and series["seeds"] == 1
+    (steps,) = data["steps"]
+    assert steps["diverged"] == "diverged at step 95" and steps["steps_per_epoch"] == 938   # ceil(60000 / 64)
+    assert data["times"] == [{"label": "sgd", "median": 61.0, "low": 61.0, "high": 61.0, "seeds": 1}]
 
 
 @pytest.mark.parametrize("n", [3, 10, 14, 20, 25, 90])

@@ -1,4 +1,5 @@
-"""Views of run records: the table, results.json, results.csv, table.md and the figures.
+"""Views of run records: the table, results.json, results.csv, table.md and the figures (each
+a PNG with an SVG beside it, in the ``"paper"`` or the ``"slides"`` style).
 
 Everything here is computed from records alone (:mod:`minidl.lab.store`), so ``minidl
 compare`` and ``minidl report`` draw the same views from the same records.  A record's
