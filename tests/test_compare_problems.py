@@ -60,3 +60,23 @@ def test_bad_problem_settings_are_one_line_errors(tmp_path, capsys, args, words)
     for word in words:
         assert word in err[0], (word, err[0])
     assert not (tmp_path / "o" / "runs").exists() or not list((tmp_path / "o" / "runs").glob("*.json"))
+
+
+def test_compare_takes_the_figure_style_and_the_loss_axis(tmp_path):
+    from PIL import Image
+
+    base = ["compare", "--optimizers", "sgd", "--dataset", "synthetic", "--epochs", "1", "--train-subset", "128",
+            "--val-subset", "64", "--quiet"]
+    assert cli.main(base + ["--out", str(tmp_path / "p")]) == 0
+    assert cli.main(base + ["--style", "slides", "--loss-x", "steps", "--out", str(tmp_path / "s")]) == 0
+    paper = Image.open(tmp_path / "p" / "val_accuracy.png").size
+    slides = Image.open(tmp_path / "s" / "val_accuracy.png").size
+    assert slides[0] > 1.5 * paper[0] and (tmp_path / "s" / "val_accuracy.svg").stat().st_size > 0
+    with pytest.raises(SystemExit) as exit_:                             # argparse refuses it
+        cli.main(base + ["--style", "poster", "--out", str(tmp_path / "x")])
+    assert exit_.value.code == 2 and not (tmp_path / "x").exists()
+    config = compare.CompareConfig(rows=compare.rows_from(["sgd"]), dataset="synthetic", style="poster",
+                                   out=str(tmp_path / "y"))
+    with pytest.raises(ValueError, match="style"):                        # the API checks it before any run
+        compare.run_comparison(config, progress=lambda *a: None)
+    assert not (tmp_path / "y" / "runs").exists()

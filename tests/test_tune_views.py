@@ -91,3 +91,20 @@ def test_a_loss_that_blew_up_does_not_flatten_the_sensitivity_axis():
     assert ax.get_yscale() == "log" and ax.get_ylim()[1] == 20 * 90.0
     assert [g["point"]["lr"] for g in above] == [1.0]
     plt.close(fig)
+
+
+def test_the_slides_style_draws_bigger_tune_figures_with_an_svg_beside(tmp_path):
+    from PIL import Image
+
+    recs = [record("grid", lr, val_accuracy=0.5 + lr) for lr in (0.01, 0.1)]
+    recs += [record("tuned", 0.1, reached=True), record("default", 0.01, reached=True)]
+    analysis = tv.analyze(recs)
+    sizes = {}
+    for style in ("paper", "slides"):
+        paths = tv.write_tune_figures(analysis, str(tmp_path / style), style)
+        assert [p.rsplit("/", 1)[-1] for p in paths] == list(tv.TUNE_FIGURES)
+        for p in paths:
+            assert (tmp_path / style / p.rsplit("/", 1)[-1].replace(".png", ".svg")).stat().st_size > 0
+        sizes[style] = [Image.open(p).size for p in paths]
+    for (pw, ph), (sw, sh) in zip(sizes["paper"], sizes["slides"]):
+        assert sw > 1.5 * pw and sh > 1.5 * ph

@@ -5,6 +5,7 @@ import os
 import sys
 
 from minidl.cli.common import _add_executor_options, _print_runs_summary
+from minidl.cli.figure_options import add_figure_options, figure_options
 
 
 def _target(text: str):
@@ -55,6 +56,7 @@ def add_compare_parser(subparsers):
     p.add_argument("--side-by-side", action="store_true", help="print the article's numbers beside the measured ones")
     p.add_argument("--quiet", action="store_true", help="no progress bars, only the table")
     p.add_argument("--no-figures", action="store_true", help="only the text views (no PNG figures)")
+    add_figure_options(p)
     p.add_argument("--no-perf", action="store_true",
                    help="train on the plain path, without the speed layer (minidl.perf: no fused conv blocks, "
                         "no threaded updates, no flushed subnormals); recorded in each run's config")
@@ -76,7 +78,7 @@ def run_compare(args):
         target=args.target, eval_every=args.eval_every,
         verbose=0 if args.quiet else 1, command=args.command_line, workers=args.workers,
         scheduler=args.scheduler, threads=args.threads, figures=not args.no_figures,
-        perf=not args.no_perf)
+        perf=not args.no_perf, **figure_options(args))
     progress = (lambda *a, **k: None) if args.quiet else print
     print(f"results go to {os.path.abspath(out)}")
     result = compare.run_comparison(config, progress=progress)

@@ -43,6 +43,8 @@ def add_tune_parser(subparsers):
     p.add_argument("--out", default=None, help=f"the run store (default: ./{tune.DEFAULT_OUT})")
     p.add_argument("--quiet", action="store_true", help="no progress, only the table")
     p.add_argument("--no-figures", action="store_true", help="only the text views")
+    p.add_argument("--style", choices=["paper", "slides"], default="paper",
+                   help="the figures' look: paper (the default) or slides (large type, thick lines)")
     _add_executor_options(p)
     return p
 
@@ -59,7 +61,8 @@ def run_tune(args) -> int:
         target=args.target, validation=args.validation, eval_every=args.eval_every, batch_size=args.batch_size,
         dataset=args.dataset, data_dir=args.data_dir, train_subset=args.train_subset, val_subset=args.val_subset,
         backend=B.name(), out=out, workers=args.workers, scheduler=args.scheduler, threads=args.threads,
-        verbose=0 if args.quiet else 1, command=args.command_line, figures=not args.no_figures)
+        verbose=0 if args.quiet else 1, command=args.command_line, figures=not args.no_figures,
+        style=args.style)
     progress = (lambda *a, **k: None) if args.quiet else print
     print(f"results go to {os.path.abspath(out)}")
     result = tune.run_tuning(config, progress=progress)

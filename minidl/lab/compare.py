@@ -106,6 +106,8 @@ class CompareConfig:
     eval_every: int | None = None
     figures: bool = True
     perf: bool = True          # False: the plain path, no speed layer (``--no-perf``)
+    style: str = "paper"       # the figures' look: "paper" or "slides" (minidl.lab.plots.STYLES)
+    loss_x: str = "epochs"     # train_loss_steps.png's x axis: "epochs", "examples" or "steps"
 
 
 def rows_from(optimizers=None, preset=None) -> list:
@@ -283,6 +285,9 @@ def run_comparison(config: CompareConfig, progress=print) -> Comparison:
     from minidl.lab.store import RunStore
     from minidl.lab.views import write_views
 
+    from minidl.lab.views import check_figure_options
+
+    check_figure_options(config.style, config.loss_x)
     store = RunStore(config.out)
     removed = store.prepare()                # a bad --out fails here, before anything else
     configs = plan(config)
@@ -299,5 +304,6 @@ def run_comparison(config: CompareConfig, progress=print) -> Comparison:
                         lost=[(c.get("label"), c["seed"], reason) for c, reason in batch.lost],
                         interrupted=batch.interrupted, executor=batch.executor)
     result.views = write_views(result.records, store.out, config.command,
-                               figures=config.figures and not result.interrupted)
+                               figures=config.figures and not result.interrupted, style=config.style,
+                               loss_x=config.loss_x)
     return result

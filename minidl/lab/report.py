@@ -89,10 +89,9 @@ def report(out, filters=(), command: str = "", figures: bool = True, views_out=N
     if any(r["config"].get("stage") for r in chosen):     # a store of minidl tune: its own views
         from minidl.lab.tune_views import read_protocol, write_tune_views
 
-        views = write_tune_views(chosen, target, command, read_protocol(out), figures=figures)
-        if figures and (style, loss_x) != ("paper", "epochs"):
-            problems.append(f"style={style}, loss_x={loss_x}: the figures of a tune store have one look; "
-                            "they are drawn as always")
+        views = write_tune_views(chosen, target, command, read_protocol(out), figures=figures, style=style)
+        if figures and loss_x != "epochs":
+            problems.append(f"loss_x={loss_x}: a tune store has no train_loss_steps.png; ignored")
     else:
         views = write_views(chosen, target, command, figures=figures, style=style, loss_x=loss_x) if chosen else []
     return Report(records=chosen, problems=problems, views=views, total=len(best))

@@ -120,6 +120,7 @@ class TuneConfig:
     verbose: int = 1
     command: str = ""
     figures: bool = True
+    style: str = "paper"               # the figures' look: "paper" or "slides"
 
 
 def _positive(value, option):
@@ -297,5 +298,5 @@ def run_tuning(config: TuneConfig, progress=print) -> Tuning:
                     lost=[(c.get("label"), c["seed"], why) for b in batches for c, why in b.lost],
                     interrupted=any(b.interrupted for b in batches))
     result.views = write_tune_views(records, store.out, config.command, protocol(config),
-                                    figures=config.figures and not result.interrupted)
+                                    figures=config.figures and not result.interrupted, style=config.style)
     return result

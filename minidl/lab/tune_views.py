@@ -258,7 +258,8 @@ def format_tune_table(analysis: dict) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def write_tune_views(records, out: str, command: str = "", protocol=None, figures: bool = True) -> list:
+def write_tune_views(records, out: str, command: str = "", protocol=None, figures: bool = True,
+                     style: str = "paper") -> list:
     """table.md, results.json and (with ``figures``) the three figures in ``out``; their paths."""
     analysis = analyze(records, protocol)
     if not analysis["problems"]:
@@ -274,7 +275,7 @@ def write_tune_views(records, out: str, command: str = "", protocol=None, figure
                                         "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                         "analysis": _json_safe(analysis), "runs": runs}))
     if figures:
-        paths += write_tune_figures(analysis, out)
+        paths += write_tune_figures(analysis, out, style)
     return paths
 
 
@@ -300,18 +301,25 @@ def read_protocol(out) -> dict | None:
 
 
 # ------------------------------------------------------------------ figures
-def write_tune_figures(analysis: dict, out: str) -> list:
-    """sensitivity.png, time_to_target.png and profile.png in ``out``."""
-    return [plot_sensitivity(analysis, os.path.join(out, "sensitivity.png")),
-            plot_time_to_target(analysis, os.path.join(out, "time_to_target.png")),
-            plot_profile(analysis, os.path.join(out, "profile.png"))]
+def write_tune_figures(analysis: dict, out: str, style: str = "paper") -> list:
+    """sensitivity.png, time_to_target.png and profile.png in ``out`` (each with an SVG beside
+    it), in the look of ``style`` (``"paper"`` or ``"slides"``: :data:`minidl.lab.plots.STYLES`)."""
+    from minidl.lab.plots import style_context
+
+    paths = []
+    for draw, name in ((plot_sensitivity, "sensitivity.png"), (plot_time_to_target, "time_to_target.png"),
+                       (plot_profile, "profile.png")):
+        with style_context(style):
+            paths.append(draw(analysis, os.path.join(out, name), style=style))
+    return paths
 
 
-def _figure(n_panels: int, height: float = 4.0):
-    from minidl.lab.plots import _pyplot
+def _figure(n_panels: int, height: float = 4.0, style: str = "paper"):
+    from minidl.lab.plots import STYLES, _pyplot
 
     plt = _pyplot()
-    fig, axes = plt.subplots(1, n_panels, figsize=(6.0 * n_panels + 2.5, height), squeeze=False)
+    scale = STYLES[style]["scale"]
+    fig, axes = plt.subplots(1, n_panels, figsize=((6.0 * n_panels + 2.5) * scale, height * scale), squeeze=False)
     return plt, fig, list(axes[0])
 
 
@@ -350,14 +358,14 @@ def _cap_loss_axis(ax, result, styles) -> list:
     return above
 
 
-def plot_sensitivity(analysis: dict, path: str) -> str:
+def plot_sensitivity(analysis: dict, path: str, style: str = "paper") -> str:
     """DeepOBS's tunability plot: the scored validation metric of every grid point against its
     value of the first grid key, per optimizer; each default value a dotted line; diverged
     points as crosses at the axis's worst end (they score worst)."""
     from minidl.lab.plots import line_styles
 
     problems = analysis["problems"]
-    plt, fig, axes = _figure(len(problems))
+    plt, fig, axes = _figure(len(problems), style=style)
     for ax, (name, result) in zip(axes, problems.items()):
         metric = result["metric"]
         higher = metric == "val_accuracy"
@@ -388,14 +396,15 @@ def plot_sensitivity(analysis: dict, path: str) -> str:
         ax.set_ylabel(_AXIS_NAMES[metric])
         ax.set_title(f"{name}: sensitivity to {key}")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return _save(plt, fig, path)
 
 
-def plot_time_to_target(analysis: dict, path: str) -> str:
+def plot_time_to_target(analysis: dict, path: str, style: str = "paper") -> str:
     """Median training seconds to the target over seeds, default and tuned, per optimizer."""
     problems = analysis["problems"]
-    plt, fig, axes = _figure(len(problems), height=max(3.0, 0.5 * max(len(r["rows"]) for r in problems.values()) + 2))
+    plt, fig, axes = _figure(len(problems), height=max(3.0, 0.5 * max(len(r["rows"]) for r in problems.values()) + 2),
+                             style=style)
     from matplotlib.patches import Patch
 
     for ax, (name, result) in zip(axes, problems.items()):
@@ -407,11 +416,11 @@ def plot_time_to_target(analysis: dict, path: str) -> str:
             for i, row in enumerate(result["rows"]):
                 seconds = (row[stage] or {}).get("seconds_to_target")
                 if seconds is None:
-                    ax.text(0, i + offset, f"  {stage}: not reached", va="center", fontsize=7, color=color)
+                    ax.text(0, i + offset, f"  {stage}: not reached", va="center", fontsize="small", color=color)
                 else:
                     ax.barh(i + offset, seconds, height=0.38, color=color)
         ax.legend(handles=[Patch(color="tab:gray", label="default"), Patch(color="tab:blue", label="tuned")],
-                  fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+                  loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
         ax.set_ylim(len(labels) - 0.4, -0.6)
         ax.set_yticks(range(len(labels)))
         ax.set_yticklabels(labels)
@@ -442,13 +451,13 @@ def profile_data(analysis: dict) -> dict:
     return {"problems": list(analysis["problems"]), "ratios": ratios}
 
 
-def plot_profile(analysis: dict, path: str) -> str:
+def plot_profile(analysis: dict, path: str, style: str = "paper") -> str:
     """rho_s(tau) = the fraction of problems on which solver s reached the target within tau times
     the fastest solver's time, against tau (log scale)."""
     from minidl.lab.plots import line_styles
 
     data = profile_data(analysis)
-    plt, fig, axes = _figure(1)
+    plt, fig, axes = _figure(1, style=style)
     ax = axes[0]
     finite = [r for rs in data["ratios"].values() for r in rs if not math.isinf(r)]
     top = max(finite + [1.0]) * 1.5
@@ -469,5 +478,5 @@ def plot_profile(analysis: dict, path: str) -> str:
     ax.set_ylabel(f"fraction of the {n} problem{'s' if n > 1 else ''} solved within tau")
     ax.set_title("Performance profile (Dolan and More 2002) of seconds to target")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return _save(plt, fig, path)
