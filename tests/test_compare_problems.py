@@ -38,11 +38,17 @@ def test_a_target_and_eval_every_give_time_to_target_in_each_record(tmp_path, ca
         assert r["config"]["dataset"] == "quadratic" and r["config"]["batch_size"] == 128
         assert r["target"]["reached"] and r["target"]["steps_to_target"] == 3
         assert r["evaluations"]["step"][:2] == [3, 6]
+    table = (out / "table.md").read_text()
+    head = next(line for line in table.splitlines() if line.startswith("| Optimizer"))
+    assert "Epoch 1 val loss" in head and "acc" not in head and "Steps to val_loss <= 1000" in head
+    sgd = next(line for line in table.splitlines() if line.startswith("| sgd"))
+    assert sgd.split(" | ")[-2] == "3"                                  # steps to target, from the records
     out2 = tmp_path / "q2"
     assert cli.main(["compare", "--problem", "quadratic-deep", "--optimizers", "sgd", "--epochs", "1",
                      "--target", "1", "--out", str(out2), "--quiet", "--no-figures"]) == 0
     (run,) = records(out2)
     assert run["target"]["metric"] == "val_loss" and run["target"]["value"] == 1.0 and not run["target"]["reached"]
+    assert "| not reached | not reached |" in (out2 / "table.md").read_text()
 
 
 @pytest.mark.parametrize("args, words", [

@@ -161,8 +161,18 @@ def table_epochs(n_epochs: int) -> list:
     return sorted({e for e in (1, 5, n_epochs) if 1 <= e <= n_epochs})
 
 
-def _cell(row, epoch_index, with_std) -> str:
-    acc, acc_sd, n = row["stats"]["val_accuracy"][epoch_index] if epoch_index < row["epochs"] else (None, None, 0)
+def loss_only(records) -> bool:
+    """Whether every record is of a problem scored on its loss (the quadratic): its accuracy is
+    always 1 and the table shows the loss alone."""
+    from minidl.lab.problems import PROBLEMS
+
+    names = {r["config"].get("problem", "mnist-cnn") for r in records}
+    return bool(names) and all(n in PROBLEMS and PROBLEMS[n].target_metric == "val_loss" for n in names)
+
+
+def _cell(row, epoch_index, with_std, loss_alone: bool = False) -> str:
+    acc, acc_sd, n = row["stats"]["val_loss" if loss_alone else "val_accuracy"][epoch_index] \
+        if epoch_index < row["epochs"] else (None, None, 0)
     if n == 0:
         if row["diverged"]:
             return f"diverged (step {min(d['step'] for _, d in row['diverged'])})"
@@ -170,7 +180,10 @@ def _cell(row, epoch_index, with_std) -> str:
             return "failed" if "failed" in row["statuses"] else "interrupted"
         return "—"
     loss, loss_sd, _ = row["stats"]["val_loss"][epoch_index]
-    text = f"{acc:.4f}±{acc_sd:.4f} / {loss:.4f}±{loss_sd:.4f}" if with_std else f"{acc:.4f} / {loss:.4f}"
+    if loss_alone:
+        text = f"{loss:.4g}±{loss_sd:.2g}" if with_std else f"{loss:.4g}"
+    else:
+        text = f"{acc:.4f}±{acc_sd:.4f} / {loss:.4f}±{loss_sd:.4f}" if with_std else f"{acc:.4f} / {loss:.4f}"
     if n < len(row["records"]):
         text += f" ({n} of {len(row['records'])} seeds)"
     return text
@@ -207,20 +220,25 @@ def format_table(records, side_by_side: bool = False) -> str:
         return "(no runs recorded)"
     epochs = table_epochs(max(r["epochs"] for r in rows)) or [1]
     multi = any(len(r["records"]) > 1 for r in rows)
+    loss_alone = loss_only(records)
+    target = next((r["target"] for r in records if r.get("target")), None)
     head = ["Optimizer"]
     for e in epochs:
-        head.append(f"Epoch {e} val acc / loss")
+        head.append(f"Epoch {e} val loss" if loss_alone else f"Epoch {e} val acc / loss")
         if side_by_side:
             head += [f"Article epoch {e}", "Δ acc / Δ loss"]
     head.append("Total time")
     if side_by_side:
         head.append("Article time")
+    if target:
+        goal = f"{target['metric']} {'<=' if target['metric'].endswith('loss') else '>='} {target['value']:g}"
+        head += [f"Steps to {goal}", "Seconds to target"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         art = ARTICLE.get(r["label"]) if side_by_side else None
         cells = [md_cell(r["label"]) + (" †" if r["note"] else "")]
         for e in epochs:
-            cells.append(_cell(r, e - 1, multi))
+            cells.append(_cell(r, e - 1, multi, loss_alone))
             if side_by_side:
                 cells += _article_cells(r, art, e)
         if r["time"] is None:
@@ -230,9 +248,27 @@ def format_table(records, side_by_side: bool = False) -> str:
             cells.append(fmt_time(t) + (f" {fmt_spread(t, t_sd)}" if len(r["records"]) > 1 else ""))
         if side_by_side:
             cells.append(fmt_time(art["time"]) if art else "—")
+        if target:
+            cells += target_cells(r["records"])
         lines.append("| " + " | ".join(cells) + " |")
     notes = _notes(rows)
     return "\n".join(lines + [""] + notes + ([""] if notes else []) + [_info(rows, multi, side_by_side)])
+
+
+def target_cells(records) -> list:
+    """Median steps and training seconds to the target over a row's seeds, a seed that never
+    reached it counting as infinitely slow: "not reached (k of n)" when the median did not."""
+    import statistics
+
+    marks = [r.get("target") or {} for r in records]
+    cells = []
+    for key, fmt in (("steps_to_target", lambda v: f"{v:g}"), ("seconds_to_target", fmt_time)):
+        values = [m[key] if m.get("reached") else math.inf for m in marks]
+        median = statistics.median(values) if values else math.inf
+        reached = sum(bool(m.get("reached")) for m in marks)
+        cells.append(fmt(median) if math.isfinite(median) else
+                     (f"not reached ({reached} of {len(marks)})" if reached else "not reached"))
+    return cells
 
 
 def _info(rows, multi, side_by_side) -> str:
