@@ -36,7 +36,7 @@ def test_rosenbrock_minimum_is_reached(spec):
 
 def test_same_start_and_shapes():
     specs = _specs(["sgd", "sgd:momentum=0.9", "adam"])
-    results = T.run_all(["rosenbrock", "saddle"], specs, steps=20, start=(0.5, 0.5))
+    results = T.run_all(["rosenbrock", "beale"], specs, steps=20, start=(0.5, 0.5))
     for trs in results.values():
         for tr in trs:
             assert tr.points.shape == (21, 2) and tr.losses.shape == (21,)
@@ -186,3 +186,50 @@ def test_cli_optimizers_all(tmp_path, capsys):
                  "--out", str(tmp_path)]) == 0
     summary = (tmp_path / "summary.txt").read_text().splitlines()[2:]
     assert [line.split()[1] for line in summary] == T.all_optimizers()
+
+
+# ------------------------------------------------------------------ escaped or diverged
+def test_leaving_the_saddle_window_is_an_escape_never_a_divergence():
+    from minidl.lab import functions2d
+
+    saddle = functions2d.get("saddle")
+    tr = T.run_trajectory("saddle", parse_spec("sgd"), steps=500)
+    # SGD at lr 0.01 multiplies y by 1 + 2 * 0.01 each step: 0.001 * 1.02**370 = 1.52 > 1.5, the window's edge
+    assert tr.escaped_at == 370 == tr.steps and tr.diverged_at is None
+    assert not saddle.in_window(tr.points[-1]) and saddle.in_window(tr.points[-2])
+    assert tr.legend == "sgd (lr=0.01), escaped (step 370)"
+    assert tr.outcome(369) == "" and tr.legend_at(0) == "sgd (lr=0.01)"
+    assert "escaped (step 370)" in T.format_summary({"saddle": [tr]})
+    # a step far past DIVERGENCE_BOUND (y = 0.001 * (1 + 2e100)) is an escape too, where there is no minimum
+    tr = T.run_trajectory("saddle", parse_spec("sgd:lr=1e100"), steps=5)
+    assert tr.escaped_at == 1 and tr.diverged_at is None and "diverged" not in tr.legend
+
+
+def test_divergence_is_named_only_where_there_is_a_minimum():
+    # SGD at lr 0.5 on the quadratic multiplies y by 1 - 0.5 * 100 = -49: |y| = 49**4 > 1e6 at step 4
+    tr = T.run_trajectory("quadratic", parse_spec("sgd:lr=0.5"), steps=100)
+    assert tr.diverged_at == 4 and tr.escaped_at is None
+    assert tr.legend == "sgd:lr=0.5 (lr=0.5), diverged (step 4)"
+    assert tr.legend_at(3) == "sgd:lr=0.5 (lr=0.5)"
+    assert "diverged (step 4)" in T.format_summary({"quadratic": [tr]})
+
+
+def test_contours_are_grey_and_the_saddles_loss_axis_is_linear():
+    pytest.importorskip("matplotlib")
+    from matplotlib.collections import Collection
+
+    from minidl.lab import functions2d, trajectory_plots as P
+    from minidl.lab.plots import _pyplot
+
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 4)
+    for ax, name in zip(axes[:2], ["saddle", "quadratic"]):
+        P._contour(ax, functions2d.get(name))
+    colours = {tuple(np.round(c, 3)) for ax in axes[:2] for coll in ax.findobj(Collection)
+               for c in coll.get_edgecolor()}
+    assert colours == {(0.45, 0.45, 0.45, 0.5)}
+    for ax, name in zip(axes[2:], ["saddle", "quadratic"]):
+        P._loss_axis(ax, functions2d.get(name), [T.run_trajectory(name, parse_spec("sgd"), steps=10)], ["k"])
+    assert axes[2].get_yscale() == "linear" and axes[3].get_yscale() == "log"
+    assert axes[0].get_xlim() == (-1.5, 1.5) and axes[0].get_ylim() == (-1.5, 1.5)
+    plt.close(fig)

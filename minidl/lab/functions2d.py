@@ -131,6 +131,10 @@ class Function2D:
         gx, gy = self.grad_xy(w[0], w[1])
         return xp.stack([xp.asarray(gx), xp.asarray(gy)]).astype(w.dtype, copy=False)
 
+    def in_window(self, w) -> bool:
+        """Whether the point ``w`` lies inside the plot window ``xlim`` x ``ylim``."""
+        return (self.xlim[0] <= float(w[0]) <= self.xlim[1]) and (self.ylim[0] <= float(w[1]) <= self.ylim[1])
+
     def distance_to_minimum(self, w) -> float | None:
         if self.minimum is None:
             return None

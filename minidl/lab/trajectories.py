@@ -121,7 +121,13 @@ def expand_all(texts) -> list:
 
 @dataclass
 class Trajectory:
-    """The path of one optimizer on one function: points[0] is the start."""
+    """The path of one optimizer on one function: points[0] is the start.
+
+    A run ends early in one of two ways.  On a function with a minimum it *diverged* when the
+    point stopped being finite or passed :data:`DIVERGENCE_BOUND`.  On a function without one
+    (the saddle, unbounded below) leaving the plot window is the expected outcome, not a failure:
+    the run *escaped*, and stops at the first point outside the window (the last one stored).
+    """
 
     label: str
     spec: RowSpec
@@ -129,20 +135,62 @@ class Trajectory:
     lr: float | None
     points: object  # host numpy array (n + 1, 2)
     losses: object  # host numpy array (n + 1,)
-    diverged_at: int | None = None  # the step at which it left the finite world
+    diverged_at: int | None = None  # the step at which it left the finite world (functions with a minimum)
+    escaped_at: int | None = None  # the step at which it left the window (functions without a minimum)
     extra: dict = field(default_factory=dict)
 
     @property
     def steps(self) -> int:
         return len(self.points) - 1
 
+    def outcome(self, step: int | None = None) -> str:
+        """"escaped (step N)", "diverged (step N)" or "": what happened by ``step`` (None: by the end)."""
+        for word, at in (("escaped", self.escaped_at), ("diverged", self.diverged_at)):
+            if at is not None and (step is None or at <= step):
+                return f"{word} (step {at})"
+        return ""
+
+    def legend_at(self, step: int | None = None) -> str:
+        """The legend entry as it reads at ``step``: the label, the rate, the outcome so far."""
+        lr = "" if self.lr is None else f" (lr={self.lr:g})"
+        outcome = self.outcome(step)
+        return f"{self.label}{lr}" + (f", {outcome}" if outcome else "")
+
     @property
     def legend(self) -> str:
-        lr = "" if self.lr is None else f" (lr={self.lr:g})"
-        return f"{self.label}{lr}" + (f", diverged at step {self.diverged_at}" if self.diverged_at else "")
+        return self.legend_at(None)
 
     def distance_to_minimum(self) -> float | None:
         return functions2d.get(self.function).distance_to_minimum(self.points[-1])
+
+
+def _optimizer(spec: RowSpec, fn, param):
+    """``spec``'s optimizer on ``param`` and its rate (:data:`LEARNING_RATES` where the spec gives none)."""
+    from minidl import optim
+
+    hyper = dict(spec.hyper)
+    lr = hyper.get("lr")
+    accepted = spec.accepted()
+    if lr is None and "lr" in accepted:
+        lr = default_lr(spec.optimizer, fn.name, spec.label)
+        if lr is None:
+            lr = accepted["lr"]
+        hyper["lr"] = lr
+    return optim.create(spec.optimizer, [param], convention=spec.convention, **hyper), lr
+
+
+def _check_run(fn, spec, noise, start):
+    """The start point as two floats, after checking the spec's batch, the noise and the start."""
+    if spec.batch not in (None, "full"):
+        raise ValueError(
+            f"run_trajectory: row spec {spec.label!r} sets batch={spec.batch}, but a 2-D test function has "
+            "no examples to sample; use noise=... (--noise) to imitate stochastic gradients")
+    if not (isinstance(noise, (int, float)) and math.isfinite(noise) and noise >= 0):
+        raise ValueError(f"run_trajectory: noise must be a number >= 0, got {noise!r}")
+    start = fn.start if start is None else tuple(float(v) for v in start)
+    if len(start) != 2 or not all(math.isfinite(v) for v in start):
+        raise ValueError(f"run_trajectory: start must be two finite numbers (x, y), got {start!r}")
+    return start
 
 
 def run_trajectory(function, spec: RowSpec, steps: int = DEFAULT_STEPS, start=None, noise: float = 0.0,
@@ -157,36 +205,17 @@ def run_trajectory(function, spec: RowSpec, steps: int = DEFAULT_STEPS, start=No
 
     fn = functions2d.get(function) if isinstance(function, str) else function
     steps = check_steps(steps, "run_trajectory: steps")
-    if spec.batch not in (None, "full"):
-        raise ValueError(
-            f"run_trajectory: row spec {spec.label!r} sets batch={spec.batch}, but a 2-D test function has "
-            "no examples to sample; use noise=... (--noise) to imitate stochastic gradients")
-    if not (isinstance(noise, (int, float)) and math.isfinite(noise) and noise >= 0):
-        raise ValueError(f"run_trajectory: noise must be a number >= 0, got {noise!r}")
-    start = fn.start if start is None else tuple(float(v) for v in start)
-    if len(start) != 2 or not all(math.isfinite(v) for v in start):
-        raise ValueError(f"run_trajectory: start must be two finite numbers (x, y), got {start!r}")
-
-    hyper = dict(spec.hyper)
-    accepted = spec.accepted()
-    lr = hyper.get("lr")
-    if lr is None and "lr" in accepted:
-        lr = default_lr(spec.optimizer, fn.name, spec.label)
-        if lr is None:
-            lr = accepted["lr"]
-        hyper["lr"] = lr
+    start = _check_run(fn, spec, noise, start)
     xp = B.xp()
     param = Parameter(xp.asarray(start, dtype=B.np.float64), name=f"{fn.name} point")
-    from minidl import optim
-
-    opt = optim.create(spec.optimizer, [param], convention=spec.convention, **hyper)
+    opt, lr = _optimizer(spec, fn, param)
     rng = B.np.random.default_rng(seed) if noise else None
 
     points = B.np.empty((steps + 1, 2))
     losses = B.np.empty(steps + 1)
     points[0] = start
     losses[0] = fn.value(points[0])
-    diverged = None
+    stopped = None
     n = 0
     for t in range(1, steps + 1):
         g = fn.grad(param.data)
@@ -196,16 +225,21 @@ def run_trajectory(function, spec: RowSpec, steps: int = DEFAULT_STEPS, start=No
         try:
             opt.step()
         except FloatingPointError:
-            diverged = t
+            stopped = t
             break
         w = B.to_numpy(param.data)
-        if not (math.isfinite(w[0]) and math.isfinite(w[1])) or max(abs(w[0]), abs(w[1])) > DIVERGENCE_BOUND:
-            diverged = t
+        if not (math.isfinite(w[0]) and math.isfinite(w[1])):
+            stopped = t
             break
         points[t] = w
         losses[t] = fn.value(w)
         n = t
-    return Trajectory(spec.label, spec, fn.name, lr, points[: n + 1].copy(), losses[: n + 1].copy(), diverged)
+        if max(abs(w[0]), abs(w[1])) > DIVERGENCE_BOUND or (fn.minimum is None and not fn.in_window(w)):
+            stopped = t
+            break
+    escaped = fn.minimum is None
+    return Trajectory(spec.label, spec, fn.name, lr, points[: n + 1].copy(), losses[: n + 1].copy(),
+                      diverged_at=None if escaped else stopped, escaped_at=stopped if escaped else None)
 
 
 def run_all(functions, specs, steps: int = DEFAULT_STEPS, start=None, noise: float = 0.0, seed: int = 0) -> dict:
@@ -218,7 +252,7 @@ def run_all(functions, specs, steps: int = DEFAULT_STEPS, start=None, noise: flo
 
 
 def summary_rows(results: dict) -> list:
-    """One dict per (function, optimizer): final loss, distance to the minimum, divergence."""
+    """One dict per (function, optimizer): final loss, distance to the minimum, divergence or escape."""
     rows = []
     for name, trajs in results.items():
         for tr in trajs:
@@ -226,7 +260,8 @@ def summary_rows(results: dict) -> list:
             rows.append({"function": name, "optimizer": tr.label, "lr": tr.lr, "steps": tr.steps,
                          "final_x": float(tr.points[-1][0]), "final_y": float(tr.points[-1][1]),
                          "final_loss": float(tr.losses[-1]), "distance_to_min": d,
-                         "diverged_at": tr.diverged_at})
+                         "diverged_at": tr.diverged_at, "escaped_at": tr.escaped_at,
+                         "outcome": tr.outcome()})
     return rows
 
 
@@ -241,7 +276,7 @@ def format_summary(results: dict) -> str:
         lr = "default" if r["lr"] is None else f"{r['lr']:g}"
         d = "-" if r["distance_to_min"] is None else f"{r['distance_to_min']:.3g}"
         point = f"({r['final_x']:.4g}, {r['final_y']:.4g})"
-        tail = f"  diverged at step {r['diverged_at']}" if r["diverged_at"] else ""
+        tail = f"  {r['outcome']}" if r["outcome"] else ""
         lines.append(f"{r['function']:<{fw}} {r['optimizer']:<{ow}} {lr:>8} {r['steps']:>5} {point:>24} "
                      f"{r['final_loss']:>11.4g} {d:>10}{tail}")
     return "\n".join(lines)

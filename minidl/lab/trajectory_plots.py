@@ -7,11 +7,19 @@ matplotlib is imported lazily, as in :mod:`minidl.lab.plots`, whose line styles 
 from __future__ import annotations
 
 from minidl import backend as B
-from minidl.lab.plots import _colors, _ensure_dir, _pyplot, save_figure
+from minidl.lab.plots import _ensure_dir, _pyplot, line_styles, save_figure
+
+#: the contour lines: one light grey, so that the coloured paths stand out
+CONTOUR_STYLE = {"colors": "0.45", "linewidths": 0.7, "alpha": 0.5}
+
+
+def _colors(n):
+    return [style["color"] for style in line_styles(n)]
 
 
 def _contour(ax, fn, resolution: int = 300):
-    """Draw ``fn``'s contours over its plot range on ``ax``."""
+    """Draw ``fn``'s contours over its plot window on ``ax``, in grey (levels spaced
+    logarithmically above the minimum for steep valleys, linearly otherwise, as for the saddle)."""
     np = B.np
     xs = np.linspace(fn.xlim[0], fn.xlim[1], resolution)
     ys = np.linspace(fn.ylim[0], fn.ylim[1], resolution)
@@ -21,9 +29,9 @@ def _contour(ax, fn, resolution: int = 300):
         shifted = Z - (fn.min_value or 0.0)
         low = max(float(shifted.min()), 1e-3)
         levels = np.logspace(np.log10(low), np.log10(float(shifted.max())), fn.levels)
-        ax.contour(X, Y, shifted, levels=levels, cmap="viridis", linewidths=0.6, alpha=0.8)
+        ax.contour(X, Y, shifted, levels=levels, **CONTOUR_STYLE)
     else:
-        ax.contour(X, Y, Z, levels=fn.levels, cmap="viridis", linewidths=0.6, alpha=0.8)
+        ax.contour(X, Y, Z, levels=fn.levels, **CONTOUR_STYLE)
     if fn.minimum is not None:
         ax.plot(*fn.minimum, marker="*", color="black", markersize=12, linestyle="none", label="minimum")
     ax.set_xlim(*fn.xlim)
@@ -33,7 +41,8 @@ def _contour(ax, fn, resolution: int = 300):
 
 
 def _loss_axis(ax, fn, trajectories, colors):
-    """Loss against step: f - f* on a log scale where the minimum is known, symlog otherwise."""
+    """Loss against step: f - f* on a log scale where the minimum is known, f on a linear
+    scale otherwise (the saddle's loss falls below zero as the path escapes)."""
     np = B.np
     for tr, c in zip(trajectories, colors):
         steps = np.arange(len(tr.losses))
@@ -45,7 +54,6 @@ def _loss_axis(ax, fn, trajectories, colors):
         ax.set_yscale("log")
         ax.set_ylabel("f(w_t) - f*" if fn.min_value else "f(w_t)")
     else:
-        ax.set_yscale("symlog", linthresh=1e-2)
         ax.set_ylabel("f(w_t)")
     ax.set_xlabel("step t")
     ax.grid(True, alpha=0.3)
@@ -94,7 +102,8 @@ def plot_optimizer_grid(label, trajectories_by_function: dict, path, dpi: int = 
         ax.plot(tr.points[0, 0], tr.points[0, 1], marker="s", color="red", markersize=6)
         ax.plot(tr.points[-1, 0], tr.points[-1, 1], marker="o", color="tab:red", markersize=5)
         lr = "" if tr.lr is None else f", lr={tr.lr:g}"
-        ax.set_title(f"{name}{lr}, {tr.steps} steps" + (" (diverged)" if tr.diverged_at else ""),
+        outcome = tr.outcome()
+        ax.set_title(f"{name}{lr}, {tr.steps} steps" + (f", {outcome}" if outcome else ""),
                      fontsize=9)
     fig.suptitle(label, fontsize=11)
     fig.tight_layout()
