@@ -30,4 +30,7 @@ def test_the_notebook_runs_top_to_bottom(monkeypatch):
     assert errors == []
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "| Adam |" in text and "keras" in text and "data set:" in text
+    shown = "".join(str(o.get("data", {}).get("text/markdown", "")) for c in nb.cells if c.cell_type == "code"
+                    for o in c.get("outputs", []))
+    assert "## mnist-cnn" in shown and "Tuned test acc" in shown     # the committed tuned results, read back
     assert os.environ.get("MPLBACKEND") == "Agg"

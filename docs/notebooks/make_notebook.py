@@ -98,18 +98,21 @@ Keras's default learning rate (0.001) is far from what they need, as the next tw
     md("""## The tuned comparison
 
 Tuning each optimizer's learning rate on a validation split (never the test set), then training
-the best setting with three seeds (`minidl tune`, `docs/benchmark.md`), changes the ranking.
+the best setting with three seeds (`minidl tune`, `docs/benchmark.md`), closes the gap: on the
+CNN the six optimizers span 0.843 to 0.989 at Keras's defaults and 0.987 to 0.990 tuned.
 These are the committed results, not retrained here:"""),
     code("""from pathlib import Path
+from IPython.display import Image
 root = Path(os.getcwd())
 for candidate in [root, *root.parents]:
     tuned = candidate / "docs" / "results" / "tuned"
     if tuned.is_dir():
         break
-tables = sorted(tuned.glob("*/table.md")) if tuned.is_dir() else []
-for table in tables:
-    display(Markdown(f"### {table.parent.name}\\n\\n" + table.read_text()))
-if not tables:
+table = tuned / "table.md"
+if table.is_file():
+    display(Markdown(table.read_text()))
+    display(Image(filename=str(tuned / "sensitivity.png")))
+else:
     print("no tuned results found under docs/results/tuned")"""),
     md("""## What the conventions change
 
