@@ -446,6 +446,17 @@ def check_figure_options(style, loss_x):
         raise ValueError(f"loss_x: expected one of {', '.join(LOSS_X)}, got {loss_x!r}")
 
 
+def _command_lines(records, command: str) -> str:
+    """"Command: ..." for table.md: the command that trained the runs where the records say it
+    (runs imported from an old results.json), and the one that drew the views when it differs."""
+    trained = {(r["config"].get("imported") or {}).get("command") for r in records}
+    trained_by = trained.pop() if len(trained) == 1 and None not in trained else None
+    if not trained_by or trained_by == command:
+        return f"Command: {md_code(command)}\n\n"
+    return (f"Command: {md_code(trained_by)}\n\n"
+            + (f"Views rebuilt from the records by {md_code(command)}.\n\n" if command else ""))
+
+
 def write_views(records, out: str, command: str = "", figures: bool = True, style: str = "paper",
                 loss_x: str = "epochs") -> list:
     """results.json, results.csv, table.md (and the figures, :func:`write_figures` with
@@ -455,8 +466,7 @@ def write_views(records, out: str, command: str = "", figures: bool = True, styl
     paths = [os.path.join(out, name) for name in VIEW_FILES]
     atomic_write(paths[0], dump_record(results_view(records, command)))
     atomic_write(paths[1], csv_text(records))
-    atomic_write(paths[2], f"# Optimizer comparison\n\nCommand: {md_code(command)}\n\n"
-                           f"{format_table(records)}\n")
+    atomic_write(paths[2], f"# Optimizer comparison\n\n{_command_lines(records, command)}{format_table(records)}\n")
     if figures:
         paths += write_figures(records, out, style=style, loss_x=loss_x)
     return paths
