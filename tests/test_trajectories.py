@@ -233,3 +233,66 @@ def test_contours_are_grey_and_the_saddles_loss_axis_is_linear():
     assert axes[2].get_yscale() == "linear" and axes[3].get_yscale() == "log"
     assert axes[0].get_xlim() == (-1.5, 1.5) and axes[0].get_ylim() == (-1.5, 1.5)
     plt.close(fig)
+
+
+# ------------------------------------------------------------------ the animation
+def _saddle_runs(steps=120):
+    # SGD at lr 0.05 multiplies y by 1.1 per step: 0.001 * 1.1**77 = 1.53, out of the window at step 77
+    return [T.run_trajectory("saddle", parse_spec(s), steps=steps) for s in ["sgd:lr=0.05", "adam:lr=0.001"]]
+
+
+def test_gif_is_wide_has_the_frames_asked_for_and_keeps_the_line_colours(tmp_path):
+    pytest.importorskip("matplotlib")
+    from PIL import Image
+
+    from minidl.lab import trajectory_plots as P
+
+    runs = _saddle_runs()
+    assert runs[0].escaped_at == 77 and runs[1].escaped_at is None
+    path = P.animate_trajectories("saddle", runs, str(tmp_path / "saddle.gif"), max_frames=12)
+    colours = [P._rgb(c) for c in P._colors(2)]
+    with Image.open(path) as gif:
+        assert gif.format == "GIF" and gif.size[0] >= 1000 and gif.n_frames == 12
+        flat = gif.getpalette()
+        palette = {tuple(flat[i:i + 3]) for i in range(0, len(flat), 3)}
+        seen = []
+        for k in range(gif.n_frames):
+            gif.seek(k)
+            seen.append({c for _, c in gif.convert("RGB").getcolors(1 << 20)})
+            assert seen[-1] <= palette, k         # one palette for every frame: no colour shifts between frames
+    assert set(colours) <= palette and set(colours) <= seen[-1]   # each line's own colour, exactly
+    assert seen[0] != seen[-1]                   # the frames differ: the paths grow
+
+
+def test_animation_legend_outside_fonts_readable_and_labels_only_from_their_step():
+    pytest.importorskip("matplotlib")
+    from matplotlib.text import Text
+
+    from minidl.lab import functions2d, trajectory_plots as P
+    from minidl.lab.plots import _pyplot
+
+    plt = _pyplot()
+    runs = _saddle_runs()
+    with plt.rc_context(P.ANIMATION_FONTS):
+        figure = P._animation_figure(functions2d.get("saddle"), runs)
+    fig = figure.fig
+    fig.canvas.draw()
+    width, height = fig.get_size_inches() * fig.dpi
+    assert width >= 1000
+    legend_box = figure.legend.get_window_extent()
+    for ax in (figure.ax, figure.ax_loss):
+        assert not legend_box.overlaps(ax.get_window_extent()), "the legend sits outside both panels"
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_text()]
+    assert sizes and min(sizes) >= 12
+    texts = figure.legend.get_texts()
+    assert texts[0].get_text() == "sgd:lr=0.05 (lr=0.05)"                        # frame 0: no outcome yet
+    figure.update(76)
+    assert "escaped" not in texts[0].get_text()
+    figure.update(77)
+    assert texts[0].get_text() == "sgd:lr=0.05 (lr=0.05), escaped (step 77)"
+    assert texts[1].get_text() == "adam:lr=0.001 (lr=0.001)"
+    figure.update(120)                                                           # the escaped path stays whole
+    paths = [line for line in figure.ax.get_lines() if line.get_linewidth() == 2.0]
+    assert [len(p.get_xdata()) for p in paths] == [78, 121]
+    assert figure.ax_loss.get_title() == "loss against step: step 120 of 120"
+    plt.close(fig)

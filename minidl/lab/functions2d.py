@@ -119,6 +119,7 @@ class Function2D:
     min_value: float | None = None
     log_contours: bool = False  # contour levels spaced logarithmically (steep valleys)
     levels: int = 25  # number of contour lines drawn
+    unbounded: bool = False  # no minimum (unbounded below): leaving the window is an escape, not a divergence
     note: str = ""
 
     def value(self, w):
@@ -155,7 +156,7 @@ FUNCTIONS = {
                    minimum=(3.0, 0.5), min_value=0.0, log_contours=True,
                    note="flat plateaus and steep walls"),
         Function2D("saddle", "f = x^2 - y^2", saddle, saddle_grad, start=(-1.0, 0.001),
-                   xlim=(-1.5, 1.5), ylim=(-1.5, 1.5),
+                   xlim=(-1.5, 1.5), ylim=(-1.5, 1.5), unbounded=True,
                    note="a saddle point at (0, 0); unbounded below along y"),
         Function2D("rastrigin", "f = 20 + x^2 + y^2 - 10 cos(2 pi x) - 10 cos(2 pi y)", rastrigin,
                    rastrigin_grad, start=(-3.3, 2.7), xlim=(-4.5, 4.5), ylim=(-4.5, 4.5),

@@ -234,10 +234,10 @@ def run_trajectory(function, spec: RowSpec, steps: int = DEFAULT_STEPS, start=No
         points[t] = w
         losses[t] = fn.value(w)
         n = t
-        if max(abs(w[0]), abs(w[1])) > DIVERGENCE_BOUND or (fn.minimum is None and not fn.in_window(w)):
+        if max(abs(w[0]), abs(w[1])) > DIVERGENCE_BOUND or (fn.unbounded and not fn.in_window(w)):
             stopped = t
             break
-    escaped = fn.minimum is None
+    escaped = fn.unbounded
     return Trajectory(spec.label, spec, fn.name, lr, points[: n + 1].copy(), losses[: n + 1].copy(),
                       diverged_at=None if escaped else stopped, escaped_at=stopped if escaped else None)
 
