@@ -329,3 +329,14 @@ def test_report_draws_slides_from_a_real_comparison(tmp_path, capsys):
     slides = imread(tmp_path / "slides" / "val_accuracy.png").shape
     assert slides[0] > paper[0] and slides[1] > paper[1]
     assert (tmp_path / "slides" / "train_loss_steps.svg").read_text().count("<svg") == 1
+
+
+def test_a_long_run_draws_at_most_the_line_cap_and_ends_on_its_last_step():
+    from minidl.lab import plots
+
+    losses = [2.0 / (1 + i / 500) for i in range(9380)]
+    curve = plots.step_curve({"losses": [losses], "steps_per_epoch": 938}, x="steps")
+    assert len(curve["x"]) <= plots.MAX_LINE_POINTS and curve["x"][0] == 1 and curve["x"][-1] == 9380
+    assert plots.drawn_points(5) == [0, 1, 2, 3, 4] and plots.drawn_points(4003) == list(range(0, 4003, 5)) + [4002]
+    full = plots._smooth(losses, 94)
+    assert curve["mean"][-1] == full[-1] and curve["mean"][1] == full[10]    # stride 10: the points themselves

@@ -102,3 +102,24 @@ def test_unreadable_records_are_named_and_the_rest_reported(store, capsys):
 ])
 def test_value_matches(actual, text, expected):
     assert R.value_matches(actual, text) is expected
+
+
+def test_report_keeps_the_command_that_trained_and_the_row_order(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "ordered"
+    assert cli.main(QUICK + ["--epochs", "1", "--optimizers", "sgd:label=B", "adam:label=A", "--out", str(out)]) == 0
+    import minidl.train
+
+    monkeypatch.setattr(minidl.train, "fit", lambda *a, **k: pytest.fail("training started"))
+    # B started first here; with two workers A may have: the table keeps the command's order all the same
+    results = json.loads((out / "results.json").read_text())
+    results["rows"].reverse()
+    (out / "results.json").write_text(json.dumps(results))
+    trained = json.loads((out / "results.json").read_text())["command"]
+    for _ in range(2):                                     # a second report reads the first one's view
+        assert cli.main(["report", str(out), "--no-figures"]) == 0
+        table = (out / "table.md").read_text()
+        assert f"Command: `{trained}`" in table and "rebuilt from the records by `minidl report" in table
+        assert table_rows(table) == ["A", "B"]
+        results = json.loads((out / "results.json").read_text())
+        assert results["trained_by"] == trained and results["command"].startswith("minidl report")
+    capsys.readouterr()

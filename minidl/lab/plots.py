@@ -283,11 +283,25 @@ def step_curve(item, x: str = "epochs") -> dict:
     length = min(len(r) for r in runs)
     window = smoothing_window(item.get("steps_per_epoch"))
     smoothed = [_smooth(r[:length], window) for r in runs]
-    return {"x": step_positions(length, steps_per_epoch=item.get("steps_per_epoch"), batch_size=item.get("batch_size"),
-                                train_size=item.get("train_size"), x=x),
-            "mean": [sum(column) / len(column) for column in zip(*smoothed)],
-            "low": [min(column) for column in zip(*smoothed)], "high": [max(column) for column in zip(*smoothed)],
-            "window": window}
+    xs = step_positions(length, steps_per_epoch=item.get("steps_per_epoch"), batch_size=item.get("batch_size"),
+                        train_size=item.get("train_size"), x=x)
+    keep = drawn_points(length)
+    columns = [[s[i] for s in smoothed] for i in keep]
+    return {"x": [xs[i] for i in keep], "mean": [sum(c) / len(c) for c in columns],
+            "low": [min(c) for c in columns], "high": [max(c) for c in columns], "window": window}
+
+
+#: at most this many points of a smoothed step-loss line are drawn (a 10-epoch run has 9,380
+#: steps; every one of them made an 8 MB SVG, and the moving average leaves nothing between them)
+MAX_LINE_POINTS = 1000
+
+
+def drawn_points(n: int) -> list:
+    """The indices of ``n`` smoothed points that are drawn: every k-th, so at most
+    :data:`MAX_LINE_POINTS`, and always the last."""
+    stride = max(1, math.ceil(n / MAX_LINE_POINTS))
+    keep = list(range(0, n, stride))
+    return keep + [n - 1] if n and keep[-1] != n - 1 else keep
 
 
 def _window_text(items, windows) -> str:

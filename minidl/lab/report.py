@@ -12,7 +12,7 @@ import json
 import os
 from dataclasses import dataclass, field
 
-from minidl.lab.store import RunStore, writable_folder
+from minidl.lab.store import MAX_RECORD_BYTES, RunStore, writable_folder
 from minidl.lab.views import check_figure_options, flat_config, write_views
 
 
@@ -60,6 +60,30 @@ def select(records, filters: dict) -> list:
             if all(key in f and any(value_matches(f[key], v) for v in values) for key, values in filters.items())]
 
 
+def previous_view(folder) -> tuple:
+    """What the results.json in ``folder`` (if any) says that the records do not: the command that
+    trained the runs, and the order of its rows (record id -> position; :func:`report` keeps it
+    when that view showed every record it draws, and otherwise orders by start time).  ``(None, {})`` when
+    there is none or it cannot be read; a report's own view passes its ``trained_by`` on."""
+    path = os.path.join(folder, "results.json")
+    try:
+        if os.path.getsize(path) > MAX_RECORD_BYTES:
+            return None, {}
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return None, {}
+    if not isinstance(data, dict) or data.get("format") != "minidl-results/1":
+        return None, {}
+    command = data.get("trained_by") or data.get("command")
+    command = command if isinstance(command, str) and not command.startswith("minidl report") else None
+    order = {}
+    for row in data.get("rows") or []:
+        for rid in (row.get("ids") or []) if isinstance(row, dict) else []:
+            order.setdefault(rid, len(order))
+    return command, order
+
+
 @dataclass
 class Report:
     records: list
@@ -86,6 +110,9 @@ def report(out, filters=(), command: str = "", figures: bool = True, views_out=N
         raise ValueError("no record matches " + " and ".join(f"{k}={'|'.join(v)}" for k, v in parsed.items())
                          + "; present: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in present.items()))
     target = writable_folder(views_out or out, "--views-out" if views_out else "OUT")
+    trained_by, order = previous_view(target)
+    if all(r["id"] in order for r in chosen):     # the last view showed them all: keep its row order
+        chosen.sort(key=lambda r: order[r["id"]])
     if any(r["config"].get("stage") for r in chosen):     # a store of minidl tune: its own views
         from minidl.lab.tune_views import read_protocol, write_tune_views
 
@@ -93,5 +120,6 @@ def report(out, filters=(), command: str = "", figures: bool = True, views_out=N
         if figures and loss_x != "epochs":
             problems.append(f"loss_x={loss_x}: a tune store has no train_loss_steps.png; ignored")
     else:
-        views = write_views(chosen, target, command, figures=figures, style=style, loss_x=loss_x) if chosen else []
+        views = write_views(chosen, target, command, figures=figures, style=style, loss_x=loss_x,
+                            trained_by=trained_by) if chosen else []
     return Report(records=chosen, problems=problems, views=views, total=len(best))

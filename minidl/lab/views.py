@@ -315,7 +315,7 @@ def csv_text(records) -> str:
     return buffer.getvalue()
 
 
-def results_view(records, command: str = "", store: str = "runs") -> dict:
+def results_view(records, command: str = "", store: str = "runs", trained_by: str | None = None) -> dict:
     """``results.json``: the command, a summary per row and the records it was drawn from
     (less their per-step losses, which stay in ``runs/``)."""
     rows = []
@@ -326,7 +326,7 @@ def results_view(records, command: str = "", store: str = "runs") -> dict:
                      "final_val_accuracy": last[0], "final_val_accuracy_std": last[1]})
     # the records without their per-step losses (those stay in runs/): a view of many runs stays small
     runs = [{k: v for k, v in r.items() if k != "step_loss"} for r in records]
-    return {"format": "minidl-results/1", "command": command,
+    return {"format": "minidl-results/1", "command": command, "trained_by": trained_by or _trained_by(records) or command,
             "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "store": store, "rows": rows, "runs": runs}
 
@@ -446,11 +446,17 @@ def check_figure_options(style, loss_x):
         raise ValueError(f"loss_x: expected one of {', '.join(LOSS_X)}, got {loss_x!r}")
 
 
-def _command_lines(records, command: str) -> str:
-    """"Command: ..." for table.md: the command that trained the runs where the records say it
-    (runs imported from an old results.json), and the one that drew the views when it differs."""
+def _trained_by(records) -> str | None:
+    """The command that trained every record, where the records say it (runs imported from an
+    old results.json carry it); None otherwise."""
     trained = {(r["config"].get("imported") or {}).get("command") for r in records}
-    trained_by = trained.pop() if len(trained) == 1 and None not in trained else None
+    return trained.pop() if len(trained) == 1 and None not in trained else None
+
+
+def _command_lines(records, command: str, trained_by: str | None = None) -> str:
+    """"Command: ..." for table.md: the command that trained the runs (``trained_by``, or what
+    the records say), and the one that drew the views when it differs (``minidl report``)."""
+    trained_by = trained_by or _trained_by(records)
     if not trained_by or trained_by == command:
         return f"Command: {md_code(command)}\n\n"
     return (f"Command: {md_code(trained_by)}\n\n"
@@ -458,15 +464,15 @@ def _command_lines(records, command: str) -> str:
 
 
 def write_views(records, out: str, command: str = "", figures: bool = True, style: str = "paper",
-                loss_x: str = "epochs") -> list:
+                loss_x: str = "epochs", trained_by: str | None = None) -> list:
     """results.json, results.csv, table.md (and the figures, :func:`write_figures` with
     ``style`` and ``loss_x``) in ``out``; returns their paths (of the figures, the PNGs')."""
     check_figure_options(style, loss_x)
     records = list(records)
     paths = [os.path.join(out, name) for name in VIEW_FILES]
-    atomic_write(paths[0], dump_record(results_view(records, command)))
+    atomic_write(paths[0], dump_record(results_view(records, command, trained_by=trained_by)))
     atomic_write(paths[1], csv_text(records))
-    atomic_write(paths[2], f"# Optimizer comparison\n\n{_command_lines(records, command)}{format_table(records)}\n")
+    atomic_write(paths[2], f"# Optimizer comparison\n\n{_command_lines(records, command, trained_by)}{format_table(records)}\n")
     if figures:
         paths += write_figures(records, out, style=style, loss_x=loss_x)
     return paths
