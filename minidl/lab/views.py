@@ -197,8 +197,57 @@ def _article_cells(row, art, e):
     return [f"{art[e][0]:.4f} / {art[e][1]:.4f}", f"{acc - art[e][0]:+.4f} / {loss - art[e][1]:+.4f}"]
 
 
+#: a row this far (in final validation accuracy) behind the best one, at its default learning
+#: rate, gets the footnote of :func:`default_lr_note`
+BEHIND = 0.05
+
+
+def _default_lr(record):
+    """The default learning rate of a record's optimizer under its convention (None when the
+    optimizer is not one minidl can name or has no ``lr``)."""
+    from minidl.lab.specs import accepted_hyperparameters
+
+    optimizer = record["config"].get("optimizer") or {}
+    try:
+        return accepted_hyperparameters(optimizer.get("name"), optimizer.get("convention")).get("lr")
+    except (ValueError, TypeError, ImportError, AttributeError):
+        return None
+
+
+def behind_at_default_lr(rows) -> dict:
+    """``{label: default lr}`` of the rows that sit at their convention's default learning rate
+    and end :data:`BEHIND` or more below the best row in final validation accuracy."""
+    finals = {r["label"]: r["stats"]["val_accuracy"][-1][0] for r in rows if r["epochs"]}
+    best = max((v for v in finals.values() if v is not None), default=None)
+    slow = {}
+    for r in rows if best is not None else []:
+        first = r["records"][0]
+        hyper = (first["config"].get("optimizer") or {}).get("hyper") or {}
+        default = _default_lr(first)
+        value = finals.get(r["label"])
+        if value is not None and default is not None and hyper.get("lr") == default and value <= best - BEHIND:
+            slow[r["label"]] = default
+    return slow
+
+
+def default_lr_note(rows) -> str | None:
+    """A footnote (‡) for the rows of :func:`behind_at_default_lr`: the default, not the rule, is
+    what holds them back (Keras's Adadelta takes lr = 0.001 where the paper has none), with where
+    to look next."""
+    slow = [f"{md_cell(label)} (lr = {lr:g})" for label, lr in behind_at_default_lr(rows).items()]
+    if not slow:
+        return None
+    return (f"‡ {', '.join(slow)}: at the default learning rate of {'its' if len(slow) == 1 else 'their'} "
+            f"convention, {BEHIND:g} or more below the best row. Defaults differ between libraries "
+            "(Keras's Adadelta takes lr = 0.001, PyTorch's 1.0), so this is the default, not the rule: "
+            "`minidl compare --preset conventions` trains them under each convention, and `minidl tune` "
+            "finds each one's best learning rate (docs/benchmark.md).")
+
+
 def _notes(rows) -> list:
     notes = [f"† {md_cell(r['label'])}: {md_cell(r['note'])}" for r in rows if r["note"]]
+    lr_note = default_lr_note(rows)
+    notes += [lr_note] if lr_note else []
     for r in rows:
         for seed, d in r["diverged"]:
             what = f"the training loss is {d.get('loss', 'not finite')}" if d["what"] == "loss" else d["what"]
@@ -234,9 +283,10 @@ def format_table(records, side_by_side: bool = False) -> str:
         goal = f"{target['metric']} {'<=' if target['metric'].endswith('loss') else '>='} {target['value']:g}"
         head += [f"Steps to {goal}", "Seconds to target"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    slow = behind_at_default_lr(rows)
     for r in rows:
         art = ARTICLE.get(r["label"]) if side_by_side else None
-        cells = [md_cell(r["label"]) + (" †" if r["note"] else "")]
+        cells = [md_cell(r["label"]) + (" †" if r["note"] else "") + (" ‡" if r["label"] in slow else "")]
         for e in epochs:
             cells.append(_cell(r, e - 1, multi, loss_alone))
             if side_by_side:
