@@ -64,3 +64,23 @@ def test_grid_evaluation_for_contours():
 def test_unknown_function_lists_the_names():
     with pytest.raises(ValueError, match="accepted: quadratic, rosenbrock"):
         F.get("himmelblau")
+
+
+@pytest.mark.parametrize("name", list(F.FUNCTIONS))
+def test_autograd_equals_the_hand_derived_gradient(name):
+    fn = F.get(name)
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        w = np.array([rng.uniform(*fn.xlim), rng.uniform(*fn.ylim)])
+        auto, hand = fn.grad(w), fn.hand_grad(w)
+        np.testing.assert_allclose(auto, hand, rtol=1e-12, atol=1e-12 * max(1.0, np.abs(hand).max()))
+
+
+def test_a_registered_function_is_found_by_name_and_cannot_shadow_a_built_in():
+    import dataclasses
+
+    mine = dataclasses.replace(F.get("sphere"), name="mine-for-a-test")
+    assert F.register(mine) is F.get("mine-for-a-test")
+    with pytest.raises(ValueError, match="built-in"):
+        F.register(dataclasses.replace(mine, name="quadratic"))
+    F.USER_FUNCTIONS.pop("mine-for-a-test")

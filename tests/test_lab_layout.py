@@ -11,7 +11,7 @@ import pytest
 LAB = pathlib.Path(__file__).resolve().parents[1] / "minidl" / "lab"
 
 #: bottom first: a module may import the ones before it, never one after it
-LAYERS = ["article", "functions2d", "specs", "store", "threads", "problems", "run", "legacy", "executors", "batch", "plots",
+LAYERS = ["article", "functions2d", "expression", "specs", "store", "threads", "problems", "run", "legacy", "executors", "batch", "plots",
           "views", "compare", "tune_views", "tune", "report", "trajectories", "trajectory_plots", "lrfind", "formulas", "explain"]
 
 

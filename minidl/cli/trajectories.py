@@ -5,6 +5,20 @@ import os
 
 from minidl.cli.common import _pair, _positive_int, _unique_names
 
+
+def _window(text: str):
+    """``XMIN,XMAX,YMIN,YMAX`` as four numbers (checked further by minidl.lab.expression)."""
+    import argparse
+
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 4:
+        raise argparse.ArgumentTypeError(f"expected XMIN,XMAX,YMIN,YMAX, got {text!r}")
+    return values
+
+
 def add_trajectories_parser(subparsers):
     from minidl.lab import functions2d, trajectories
 
@@ -14,9 +28,14 @@ def add_trajectories_parser(subparsers):
                     "a contour plot with every path and the loss against the step. The learning rate of "
                     "each line is in its legend (defaults: minidl.lab.trajectories.LEARNING_RATES; "
                     "lr=... in a row spec overrides).")
-    p.add_argument("--functions", nargs="+", default=list(functions2d.DEFAULT_FUNCTIONS),
-                   metavar="NAME", help=f"test functions (default: %(default)s; also: "
+    p.add_argument("--functions", nargs="+", default=None,
+                   metavar="NAME", help=f"test functions (default: {' '.join(functions2d.DEFAULT_FUNCTIONS)}; also: "
                                         f"{', '.join(n for n in functions2d.FUNCTIONS if n not in functions2d.DEFAULT_FUNCTIONS)})")
+    p.add_argument("--function", dest="expression", default=None, metavar="FORMULA",
+                   help='a function of your own in x and y, e.g. "x**2 + 10*y**2" (+ - * / **, sin cos tanh exp '
+                        'log sqrt abs, pi, e); drawn as "custom", alone unless --functions is given too')
+    p.add_argument("--window", type=_window, default=(-2.0, 2.0, -2.0, 2.0), metavar="XMIN,XMAX,YMIN,YMAX",
+                   help="the plot window of --function (default: -2,2,-2,2; write --window=-3,3,-1,1)")
     p.add_argument("--optimizers", nargs="+", default=None, metavar="SPEC",
                    help="row specs as in `minidl compare`: adam, sgd:momentum=0.9, "
                         "adadelta:convention=paper,lr=1.0; 'all' for every registered optimizer "
@@ -40,6 +59,18 @@ def add_trajectories_parser(subparsers):
     return p
 
 
+def _functions(args) -> list:
+    """The names to draw: --functions (default: the five), and the --function formula,
+    registered as "custom" (alone when --functions is not given)."""
+    from minidl.lab import expression, functions2d
+
+    names = list(args.functions) if args.functions else []
+    if args.expression is not None:
+        functions2d.register(expression.function2d(args.expression, window=args.window, start=args.start))
+        return names + ["custom"]
+    return names or list(functions2d.DEFAULT_FUNCTIONS)
+
+
 def run_trajectories(args) -> int:
     from minidl.fileio import atomic_write
     from minidl.lab import trajectories, trajectory_plots as plots
@@ -51,8 +82,9 @@ def run_trajectories(args) -> int:
     specs = (parse_specs(trajectories.expand_all(args.optimizers), default_convention=args.convention)
              if args.optimizers
              else trajectories.default_specs(args.convention))
+    functions = _functions(args)
     writable_folder(args.out)
-    results = trajectories.run_all(args.functions, specs, steps=args.steps, start=args.start,
+    results = trajectories.run_all(functions, specs, steps=args.steps, start=args.start,
                                    noise=args.noise, seed=args.seed)
     written = []
     for name, trajs in results.items():

@@ -1,9 +1,12 @@
 r"""Two-dimensional test functions for watching optimizers move.
 
-Each function is written out by hand, its value and its gradient as formulas
-(no autograd), so a reader can check them on paper.  The formulas work
-elementwise on whatever arrays they get: numpy grids for contour plots, the
-two coordinates of a parameter (numpy or cupy) for the optimizer runs.
+Each function is written out as a formula that works elementwise on whatever it gets: numpy
+grids for contour plots, Python numbers, and minidl Tensors.  The gradient an optimizer sees
+(:meth:`Function2D.grad`) comes from minidl's own autograd: the formula evaluated on the two
+coordinates as Tensors, then ``backward()``.  The hand-derived gradient of each function
+stays beside it (``*_grad``), a reference that ``tests/test_functions2d.py`` checks the
+autograd against at many points.  :func:`register` adds a function of one's own (``minidl
+trajectories --function "x**2 + 10*y**2"``, parsed by :mod:`minidl.lab.expression`).
 
 =============  =================================================  ==============  ============
 name           f(x, y)                                            minimum         start
@@ -30,13 +33,19 @@ import math
 from dataclasses import dataclass
 
 from minidl import backend as B
+from minidl import ops
+from minidl.tensor import Tensor
 
 
 def _cos(x):
+    if isinstance(x, Tensor):
+        return ops.cos(x)
     return B.get_array_module(x).cos(x) if B.is_array(x) else math.cos(x)
 
 
 def _sin(x):
+    if isinstance(x, Tensor):
+        return ops.sin(x)
     return B.get_array_module(x).sin(x) if B.is_array(x) else math.sin(x)
 
 
@@ -106,7 +115,9 @@ def sphere_grad(x, y):
 # ------------------------------------------------------------------ the catalogue
 @dataclass(frozen=True)
 class Function2D:
-    """A test function with its gradient, its known minimum and how to draw it."""
+    """A test function, its known minimum and how to draw it.  ``value_xy(x, y)`` is the formula;
+    ``grad_xy`` the hand-derived gradient (a reference for the tests; None for a user's
+    function): the runs take the gradient from autograd (:meth:`grad`)."""
 
     name: str
     formula: str
@@ -127,7 +138,17 @@ class Function2D:
         return float(self.value_xy(w[0], w[1]))
 
     def grad(self, w):
-        """The gradient at ``w`` as an array of ``w``'s array module, dtype and shape (2,)."""
+        """The gradient at ``w`` by autograd: f evaluated on ``w`` as a Tensor, then backward;
+        an array of ``w``'s array module, dtype and shape (2,)."""
+        point = Tensor(w, requires_grad=True, dtype=w.dtype)
+        value = self.value_xy(point[0], point[1])
+        if not isinstance(value, Tensor):            # a constant function: no path to the point
+            return B.get_array_module(w).zeros_like(w)
+        value.backward()
+        return point.grad
+
+    def hand_grad(self, w):
+        """The hand-derived gradient at ``w`` (the reference the tests compare :meth:`grad` with)."""
         xp = B.get_array_module(w)
         gx, gy = self.grad_xy(w[0], w[1])
         return xp.stack([xp.asarray(gx), xp.asarray(gy)]).astype(w.dtype, copy=False)
@@ -172,9 +193,23 @@ FUNCTIONS = {
 DEFAULT_FUNCTIONS = ("quadratic", "rosenbrock", "beale", "saddle", "rastrigin")
 
 
+#: functions added by :func:`register` (a user's expression), looked up after FUNCTIONS
+USER_FUNCTIONS: dict = {}
+
+
+def register(function: Function2D) -> Function2D:
+    """Make ``function`` known to :func:`get` by its name (a built-in name cannot be taken)."""
+    if function.name in FUNCTIONS:
+        raise ValueError(f"register: {function.name!r} is a built-in test function; give another name")
+    USER_FUNCTIONS[function.name] = function
+    return function
+
+
 def get(name: str) -> Function2D:
     """The test function called ``name``; ValueError listing the names otherwise."""
     key = name.lower() if isinstance(name, str) else name
-    if key not in FUNCTIONS:
-        raise ValueError(f"unknown test function {name!r}; accepted: {', '.join(FUNCTIONS)}")
-    return FUNCTIONS[key]
+    if key in FUNCTIONS:
+        return FUNCTIONS[key]
+    if name in USER_FUNCTIONS:
+        return USER_FUNCTIONS[name]
+    raise ValueError(f"unknown test function {name!r}; accepted: {', '.join([*FUNCTIONS, *USER_FUNCTIONS])}")
