@@ -41,12 +41,12 @@ MODERN = ["radam:lr=0.003,label=radam", "adabelief:lr=0.1,label=adabelief", "ado
           "adafactor:lr=1.0,label=adafactor", "lion:lr=0.01,label=lion", "lamb:lr=0.03,label=lamb",
           "lars:lr=10,label=lars", "muon:lr=0.1,label=muon", "schedulefree_adamw:lr=0.1,label=schedulefree_adamw",
           "lookahead:lr=0.1,label=lookahead", "asgd:lr=0.005,label=asgd", "ftrl:lr=1.0,label=ftrl",
-          "lbfgs:label=lbfgs"]
+          "lbfgs:lr=1,label=lbfgs"]
 THREE = ["--functions", "quadratic", "rosenbrock", "saddle"]
 
 #: (folder written, arguments of ``minidl trajectories``): the commands docs/tour.md quotes
 TRAJECTORIES = [
-    ("docs/figures/trajectories", ["--dpi", "80"]),
+    ("docs/figures/trajectories", ["--dpi", "80", "--optimizers"] + TOUR),
     ("docs/figures/tour", THREE + ["--per-optimizer", "--dpi", "70", "--optimizers"] + TOUR),
     ("docs/figures/tour", THREE + ["--optimizers", "sgd:label=sgd-noise4", "--noise", "4", "--per-optimizer",
                                    "--dpi", "70"]),
