@@ -91,6 +91,54 @@ def test_compare_trains_a_users_optimizer(user_module, tmp_path, capsys, monkeyp
     assert {p.name: p.read_bytes() for p in (out / "runs").glob("*.json")} == before
 
 
+def test_editing_ones_own_rule_trains_it_again(user_module, tmp_path, capsys):
+    """The run's id hashes the user's source file: an edited rule is a new run, not the old
+    rule's record under the new code."""
+    import importlib
+    import sys as _sys
+
+    from minidl.lab import store
+
+    out = tmp_path / "cmp"
+    args = QUICK + ["--optimizers", f"{user_module}:SignSGD", "--out", str(out)]
+    assert cli.main(args) == 0
+    first = sorted(p.name for p in (out / "runs").glob("*.json"))
+    record = json.loads((out / "runs" / first[0]).read_text())
+    path = Path(_sys.modules[user_module].__file__)
+    import hashlib
+
+    assert record["config"]["optimizer"]["source_sha256"] == {
+        f"{user_module}:SignSGD": hashlib.sha256(path.read_bytes()).hexdigest()}
+    path.write_text(USER_MODULE.replace("w -= group[\"lr\"]", "w -= 0.5 * group[\"lr\"]"))
+    importlib.reload(_sys.modules[user_module])
+    assert cli.main(args) == 0
+    second = sorted(p.name for p in (out / "runs").glob("*.json"))
+    assert len(first) == 1 and len(second) == 2               # the old record kept, a new one made
+    assert store.config_id(record["config"]) == first[0][:-len(".json")]
+
+
+def test_a_worker_with_other_code_refuses_the_run(user_module, tmp_path):
+    from minidl.lab import run, specs
+
+    spec = specs.parse_spec(f"{user_module}:SignSGD")
+    resolved = run.resolved_optimizer(spec)
+    (name, digest), = resolved["source_sha256"].items()
+    assert name == f"{user_module}:SignSGD" and len(digest) == 64
+    resolved["source_sha256"][name] = "0" * 64
+    from minidl.tensor import Parameter
+
+    with pytest.raises(ValueError, match=r"SignSGD.*sha256.*same code must run everywhere"):
+        run.create_optimizer(resolved, [Parameter(np.zeros(2))])
+
+
+def test_minidls_own_optimizers_ids_do_not_hash_source(user_module):
+    from minidl.lab import run, specs
+
+    assert "source_sha256" not in run.resolved_optimizer(specs.parse_spec("adam"))
+    wrapped = run.resolved_optimizer(specs.parse_spec(f"lookahead:inner={user_module}:SignSGD"))
+    assert list(wrapped["source_sha256"]) == [f"{user_module}:SignSGD"]   # the inner rule is the user's
+
+
 def test_explain_shows_the_users_rule(user_module, capsys):
     assert cli.main(["explain", f"{user_module}:SignSGD", "--steps", "2"]) == 0
     out = capsys.readouterr().out

@@ -70,10 +70,54 @@ HISTORY_KEYS = {"epoch": "epoch", "train_loss": "train_loss", "train_acc": "trai
 # ------------------------------------------------------------------ configurations
 def resolved_optimizer(spec) -> dict:
     """A row spec as the optimizer it builds: name, convention and every hyperparameter with
-    its default filled in (tuples as lists), so an id changes when a default would."""
+    its default filled in (tuples as lists), so an id changes when a default would.
+
+    An optimizer from outside minidl (``module:Class`` or an entry point) also gets
+    ``source_sha256``, the hash of the file that defines it, so editing one's own rule makes
+    new runs instead of reusing the old rule's records."""
+    from minidl import optim
+
     hyper = {**spec.accepted(), **spec.hyper}
-    return {"name": spec.optimizer, "convention": spec.convention,
-            "hyper": {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(hyper.items())}}
+    resolved = {"name": spec.optimizer, "convention": spec.convention,
+                "hyper": {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(hyper.items())}}
+    sources = _outside_sources(spec.optimizer, hyper.get("inner"))
+    if sources:
+        resolved["source_sha256"] = sources
+    return resolved
+
+
+def _outside_sources(*names) -> dict:
+    """``{name: sha256 of its source file}`` for each optimizer named that is not minidl's own
+    (``module:Class``, an entry point, a class; an inner optimizer given by name too)."""
+    from minidl import optim
+
+    found = {}
+    for name in names:
+        if name is None:
+            continue
+        cls = optim.resolve(name)
+        if not cls.__module__.startswith("minidl."):
+            found[name if isinstance(name, str) else f"{cls.__module__}:{cls.__qualname__}"] = source_sha256(cls)
+    return found
+
+
+def source_sha256(cls) -> str | None:
+    """sha256 of the source file that defines ``cls`` (None when there is none to read, as
+    for a class typed into an interactive session)."""
+    import hashlib
+    import inspect
+
+    try:
+        path = inspect.getsourcefile(cls)
+    except TypeError:
+        return None
+    if not path or not os.path.isfile(path):
+        return None
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 16), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def dataset_fingerprint(name: str, data_dir=None) -> dict:
@@ -152,8 +196,16 @@ def build_model(problem: str, seed: int, train):
 
 
 def create_optimizer(resolved: dict, params):
+    """The optimizer a configuration names, over ``params``; refuses one whose source file is
+    not the one the configuration was made with (a worker with another copy of the code)."""
     from minidl import optim
 
+    for name, expected in resolved.get("source_sha256", {}).items():
+        found = source_sha256(optim.resolve(name))
+        if found != expected:
+            raise ValueError(f"optimizer {name!r}: its source file here has sha256 {str(found)[:12]}..., "
+                             f"the run was configured with {str(expected)[:12]}...; the same code must run "
+                             "everywhere")
     hyper = {k: (tuple(v) if isinstance(v, list) else v) for k, v in resolved["hyper"].items()}
     return optim.create(resolved["name"], params, convention=resolved["convention"], **hyper)
 
