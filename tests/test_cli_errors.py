@@ -46,6 +46,7 @@ def test_a_bad_backend_variable_names_the_variable_and_help_still_works():
     assert done.returncode == 2
     err = one_line(done.stderr, "explain")
     assert "MINIDL_BACKEND='bogus'" in err and "numpy" in err
+    assert err.startswith("minidl explain: error: MINIDL_BACKEND=")     # named first, not inside a row spec
 
 
 @pytest.mark.skipif(__import__("minidl").backend.cupy_available(), reason="CuPy and a GPU are present")

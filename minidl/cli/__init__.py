@@ -59,10 +59,12 @@ def main(argv=None) -> int:
         return 2
 
     def run(args):
-        if args.backend:
-            from minidl import backend
+        from minidl import backend
 
+        if args.backend:
             backend.set_backend(args.backend)
+        else:
+            backend.name()             # a bad $MINIDL_BACKEND is named here, not inside the first row spec
         return args.run(args)
 
     return run_reporting_errors(args.command, run, args)
