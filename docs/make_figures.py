@@ -2,6 +2,7 @@
 
     python docs/make_figures.py                  # everything (a few minutes: trajectories run)
     python docs/make_figures.py --only results   # the comparison and tuning figures alone (seconds)
+    python docs/make_figures.py --only lrfind    # the learning-rate range test (trains; needs MNIST)
     python docs/make_figures.py --style slides   # the same figures for a lecture (into the same files)
     python docs/make_figures.py --dry-run        # print the commands, run nothing
 
@@ -14,6 +15,9 @@ Two kinds of figures, two sources:
 * **trajectories**: the 2-D paths of docs/figures/ are cheap to compute (seconds each), so
   they are recomputed by the ``minidl trajectories`` commands listed in :data:`TRAJECTORIES`,
   the same ones docs/tour.md quotes.
+* **lrfind**: the learning-rate range test of docs/benchmark.md, by the ``minidl lrfind``
+  command in :data:`LRFIND` (100 training steps of the CNN per optimizer, seconds; MNIST from
+  ``$MINIDL_DATA_DIR``), into a folder with its lrfind.json.
 
 Two figures are measurements of this machine's speed, not results: the cost curves of
 docs/performance.md (:data:`MEASURED`).  Redrawing them means measuring again (minutes, and
@@ -58,6 +62,13 @@ TRAJECTORIES = [
 ANIMATION = ("docs/figures/trajectories/quadratic_4optimizers.gif",
              ["--functions", "quadratic", "--optimizers", "sgd", "sgd:momentum=0.9", "rmsprop", "adam",
               "--animate", "--dpi", "70"])
+#: the learning-rate range test docs/benchmark.md quotes: (folder written, arguments of ``minidl lrfind``);
+#: it trains (100 steps of the CNN per optimizer, seconds) and reads MNIST from $MINIDL_DATA_DIR
+LRFIND = [
+    ("docs/figures/lrfind", ["--problem", "mnist-cnn", "--optimizers", "adadelta:label=Adadelta",
+                             "adagrad:label=Adagrad", "adam:label=Adam", "rmsprop:label=RMSprop",
+                             "sgd:momentum=0.9,label=SGD with momentum", "sgd:label=SGD"]),
+]
 #: figures that are measurements: (file, command run from the repository's root)
 MEASURED = [
     ("docs/figures/perf_cost_curves_threads2.png",
@@ -77,7 +88,7 @@ def result_stores(root: str = ROOT) -> list:
 def written_folders() -> set:
     """Every folder this script writes figures into (relative to the repository's root)."""
     return ({os.path.normpath(d) for d in result_stores()} | {os.path.normpath(f) for f, _ in TRAJECTORIES}
-            | {os.path.normpath(os.path.dirname(ANIMATION[0]))})
+            | {os.path.normpath(os.path.dirname(ANIMATION[0]))} | {os.path.normpath(f) for f, _ in LRFIND})
 
 
 def _minidl(args, dry_run: bool) -> None:
@@ -120,6 +131,11 @@ def redraw_trajectories(dry_run: bool) -> None:
     print(f"# copied quadratic.gif to {target}", flush=True)
 
 
+def redraw_lrfind(dry_run: bool) -> None:
+    for folder, args in LRFIND:
+        _minidl(["lrfind", "--out", folder] + args, dry_run)
+
+
 def measure(dry_run: bool) -> None:
     for path, command in MEASURED:
         print(f"$ {command}", flush=True)
@@ -129,7 +145,7 @@ def measure(dry_run: bool) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["results", "trajectories"], default=None)
+    parser.add_argument("--only", choices=["results", "trajectories", "lrfind"], default=None)
     parser.add_argument("--style", choices=["paper", "slides"], default="paper")
     parser.add_argument("--measure", action="store_true", help="also measure and redraw the cost curves")
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
@@ -139,6 +155,8 @@ def main(argv=None) -> int:
         redraw_results(args.style, args.dry_run)
     if args.only in (None, "trajectories"):
         redraw_trajectories(args.dry_run)
+    if args.only in (None, "lrfind"):
+        redraw_lrfind(args.dry_run)
     if args.measure:
         measure(args.dry_run)
     else:

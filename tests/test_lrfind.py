@@ -45,6 +45,56 @@ def test_schedule_and_smoothing_by_hand():
         lrfind.schedule(1e-7, 1.0, 2)
 
 
+def _valley_by_pairs(lrs, smoothed):
+    """fastai's valley as fastai writes it, comparing every pair (the reference for the O(n log n) one)."""
+    n = len(smoothed)
+    run, best_end = [1] * n, 0
+    for i in range(1, n):
+        for j in range(i):
+            if smoothed[i] < smoothed[j] and run[i] < run[j] + 1:
+                run[i] = run[j] + 1
+        if run[i] > run[best_end]:
+            best_end = i
+    start = best_end - run[best_end]
+    third = (best_end - start) / 3
+    return lrs[max(0, start + int(third) + int(third / 2))]
+
+
+def test_valley_equals_fastais_pairwise_search():
+    rng = np.random.default_rng(0)
+    for n in (2, 3, 7, 40, 200):
+        for _ in range(25):
+            values = list(rng.integers(0, 6, n).astype(float)) if n < 50 else list(np.cumsum(rng.normal(0, 1, n)))
+            lrs = list(range(1, n + 1))
+            assert lrfind.valley(lrs, values) == _valley_by_pairs(lrs, values), values
+
+
+def test_steepest_looks_only_before_the_lowest_loss():
+    # the loss falls to 1.0 at lr 100, jumps to 9 and falls back fast (a recovery at a rate far
+    # too high): the steepest fall before the lowest point is the suggestion, not the recovery's
+    lrs = [1.0, 10.0, 100.0, 1000.0, 10000.0]
+    assert lrfind.steepest(lrs, [3.0, 2.0, 1.0, 9.0, 2.5]) == 1.0
+    assert lrfind.steepest(lrs, [1.0, 2.0, 3.0, 4.0, 5.0]) is None        # it never fell
+    assert lrfind.steepest([], []) is None
+
+
+def test_the_sweeps_smoothing_is_smooth():
+    model = Quadratic(1.0)
+    result = lrfind.lr_find(model, optim.SGD(model.parameters()), DATA, loss=_loss(1.0), batch_size=8,
+                            num_steps=30)
+    np.testing.assert_allclose(result.smoothed, lrfind.smooth(result.losses), rtol=1e-15)
+
+
+def test_the_number_of_steps_is_capped(capsys):
+    from minidl import cli
+
+    with pytest.raises(ValueError, match="100,000"):
+        lrfind.schedule(1e-7, 10.0, lrfind.MAX_STEPS + 1)
+    assert cli.main(["lrfind", "--dataset", "synthetic", "--num-steps", "1000000"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--num-steps" in err and "100,000" in err and "1,000,000" in err
+
+
 @pytest.mark.parametrize("c", [1.0, 10.0])
 def test_the_steepest_suggestion_is_within_ten_times_the_best_lr_of_a_quadratic(c):
     model = Quadratic(c)

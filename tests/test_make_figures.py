@@ -48,4 +48,5 @@ def test_the_dry_run_reports_every_store_and_runs_every_trajectory_command():
     for store in stores:
         assert any(line.startswith(f"$ minidl report {store} --style paper") for line in lines), store
     assert sum(line.startswith("$ minidl trajectories") for line in lines) == len(mf.TRAJECTORIES) + 1
+    assert sum(line.startswith("$ minidl lrfind --out docs/figures/lrfind") for line in lines) == len(mf.LRFIND) == 1
     assert "left as it is" in proc.stdout

@@ -98,4 +98,13 @@ def test_lrfind_suggests_a_learning_rate_per_optimizer(tmp_path, capsys):
                      "--train-subset", "600", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "sgd" in out and "adam" in out and ("steepest" in out or "valley" in out)
-    assert list(tmp_path.glob("*.png"))
+    assert (tmp_path / "lrfind.png").stat().st_size and (tmp_path / "lrfind.svg").stat().st_size
+    saved = json.loads((tmp_path / "lrfind.json").read_text())
+    assert saved["command"].startswith("minidl lrfind --problem mnist-logreg") and saved["problem"] == "mnist-logreg"
+    for label in ("sgd", "adam"):
+        curve = saved["optimizers"][label]
+        assert 10 < len(curve["lrs"]) == len(curve["losses"]) == len(curve["smoothed"]) <= 100
+        assert curve["stopped"]                              # why it ended: end_lr reached or the loss ran away
+        for method, lr in curve["suggestions"].items():
+            assert lr is None or lr in curve["lrs"], method
+        assert f"{label}: suggested lr:" in out

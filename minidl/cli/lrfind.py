@@ -13,8 +13,8 @@ def add_lrfind_parser(subparsers):
         "lrfind", help="the learning-rate range test (Smith 2017, fastai's lr_find) of each optimizer on a problem",
         description="Train from the problem's initial weights while the lr grows exponentially from --start-lr to "
                     "--end-lr, stop when the smoothed loss passes 4x its lowest, and print two suggestions, each "
-                    "named by its method: steepest (the fastest fall of the smoothed loss against log lr) and "
-                    "valley (fastai's). Writes one figure of every optimizer's curve. Nothing is saved of the "
+                    "named by its method: steepest (the fastest fall of the smoothed loss against log lr, before "
+                    "its lowest point) and valley (fastai's). Writes one figure of every optimizer's curve. Nothing is saved of the "
                     "weights: each optimizer starts from the same initial model.")
     p.add_argument("--problem", default=problems.DEFAULT_PROBLEM, choices=list(problems.PROBLEMS))
     p.add_argument("--optimizers", nargs="+", default=["adam", "sgd"], metavar="SPEC",
@@ -25,9 +25,12 @@ def add_lrfind_parser(subparsers):
     p.add_argument("--batch-size", type=_positive_int, default=None, help="default: the problem's")
     p.add_argument("--start-lr", type=float, default=lrfind.START_LR, help="default: %(default)g")
     p.add_argument("--end-lr", type=float, default=lrfind.END_LR, help="default: %(default)g")
-    p.add_argument("--num-steps", type=_positive_int, default=lrfind.NUM_STEPS, help="default: %(default)s")
+    p.add_argument("--num-steps", type=_positive_int, default=lrfind.NUM_STEPS,
+                   help=f"default: %(default)s; from 5 to {lrfind.MAX_STEPS:,}")
     p.add_argument("--seed", type=int, default=0, help="the model's and the shuffling's seed")
-    p.add_argument("--out", default="lrfind", help="folder of the figure lrfind.png (default: %(default)s)")
+    p.add_argument("--out", default="lrfind",
+                   help="folder of the figure lrfind.png (and .svg) and of lrfind.json, every step's lr and loss "
+                        "and the suggestions (default: %(default)s)")
     return p
 
 
@@ -37,6 +40,12 @@ def run_lrfind(args) -> int:
     from minidl.lab.store import writable_folder
 
     problem = problems.get_problem(args.problem)
+    if not 5 <= args.num_steps <= lrfind.MAX_STEPS:
+        raise ValueError(f"--num-steps: expected an integer from 5 to {lrfind.MAX_STEPS:,} (each step trains "
+                         f"once), got {args.num_steps:,}")
+    if not (0 < args.start_lr < args.end_lr and args.end_lr < float("inf")):
+        raise ValueError(f"--start-lr, --end-lr: expected 0 < start < end, finite, got {args.start_lr:g} and "
+                         f"{args.end_lr:g}")
     specs = parse_specs(args.optimizers)
     folder = writable_folder(args.out)
     train = problems.load_split(args.dataset or problem.dataset, "train", data_dir=args.data_dir)
@@ -51,10 +60,15 @@ def run_lrfind(args) -> int:
         result = lrfind.lr_find(model, optimizer, train, start_lr=args.start_lr, end_lr=args.end_lr,
                                 num_steps=args.num_steps, batch_size=batch, loss=problem.loss, seed=args.seed)
         results[spec.label] = result
-        found = ", ".join(f"{method} {lr:.3g}" for method, lr in result.suggestions.items() if lr is not None)
-        print(f"{spec.label}: suggested lr: {found or 'none (too few steps)'} "
+        found = ", ".join(f"{method} {lr:.3g}" if lr is not None else f"{method} none (the loss never fell)"
+                          for method, lr in result.suggestions.items())
+        print(f"{spec.label}: suggested lr: {found} "
               f"({len(result.lrs)} steps; stopped: {result.stopped})")
-    path = os.path.join(folder, "lrfind.png")
-    lrfind.plot(results, path, title=f"Learning-rate range test on {problem.name} ({train.name}, batch {batch})")
-    print(f"wrote {path}")
+    title = f"Learning-rate range test on {problem.name} ({train.name}, batch {batch})"
+    for suffix in ("png", "svg"):
+        lrfind.plot(results, os.path.join(folder, f"lrfind.{suffix}"), title=title)
+    path = os.path.join(folder, "lrfind.json")
+    lrfind.save(results, path, command=args.command_line, problem=problem.name, dataset=train.name,
+                batch_size=batch, seed=args.seed)
+    print(f"wrote {os.path.join(folder, 'lrfind.png')} (and .svg) and {path}")
     return 0

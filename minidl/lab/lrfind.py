@@ -14,7 +14,12 @@ and stop once the smoothed loss exceeds ``diverge_factor`` (4) times its lowest 
 not finite.  Two suggestions, each named by its method, as fastai names them:
 
 * **steepest**: the lr where the smoothed loss falls fastest against log lr (the most negative
-  slope ``(smoothed_{i+1} - smoothed_i) / (log lr_{i+1} - log lr_i)``);
+  slope ``(smoothed_{i+1} - smoothed_i) / (log lr_{i+1} - log lr_i)``), looked for up to the
+  lowest smoothed loss.  fastai looks along the whole curve; but a classifier's loss that jumps
+  up often settles near ln(classes) instead of passing 4x its lowest, so the sweep runs on, and
+  the fall after a jump (a recovery, at an lr that is far too high) can be the steepest.  The
+  first ``skip_start`` (10) points are left out as torch-lr-finder leaves them out: at the
+  smallest rates the loss hardly moves, and its first noisy wobble can be steep against log lr;
 * **valley**: fastai's ``valley``: the longest stretch of steps over which the smoothed loss keeps
   falling (a longest decreasing subsequence), and the lr at ``start + floor(L/3) + floor(L/6)``
   of that stretch of length L: about half way down the descent, before its bottom, where
@@ -25,6 +30,7 @@ restored when the test ends, so ``lr_find`` changes nothing.
 """
 from __future__ import annotations
 
+import bisect
 import copy
 import math
 from dataclasses import dataclass, field
@@ -37,6 +43,10 @@ from minidl.train.step import train_step
 
 #: lr_find's defaults (fastai's)
 START_LR, END_LR, NUM_STEPS, BETA, DIVERGE_FACTOR = 1e-7, 10.0, 100, 0.98, 4.0
+#: the first points the steepest slope is not looked for in (torch-lr-finder's skip_start)
+SKIP_START = 10
+#: the most steps a sweep may take (each is a training step, and every loss is kept)
+MAX_STEPS = 100_000
 
 
 @dataclass
@@ -52,8 +62,8 @@ def schedule(start_lr: float, end_lr: float, num_steps: int) -> list:
     """The sweep's learning rates, exponentially spaced from ``start_lr`` to ``end_lr``."""
     if not (0 < start_lr < end_lr) or not math.isfinite(end_lr):
         raise ValueError(f"lr_find: expected 0 < start_lr < end_lr, got start_lr={start_lr!r}, end_lr={end_lr!r}")
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 5:
-        raise ValueError(f"lr_find: num_steps must be an integer >= 5, got {num_steps!r}")
+    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or not 5 <= num_steps <= MAX_STEPS:
+        raise ValueError(f"lr_find: num_steps must be an integer from 5 to {MAX_STEPS:,}, got {num_steps!r}")
     return [start_lr * (end_lr / start_lr) ** (i / (num_steps - 1)) for i in range(num_steps)]
 
 
@@ -66,13 +76,17 @@ def smooth(losses, beta: float = BETA) -> list:
     return out
 
 
-def steepest(lrs, smoothed):
-    """The lr at the most negative slope of the smoothed loss against log lr (None: under 2 points)."""
-    if len(smoothed) < 2:
+def steepest(lrs, smoothed, skip_start: int = SKIP_START):
+    """The lr at the most negative slope of the smoothed loss against log lr, after the first
+    ``skip_start`` points (all of them when the lowest point is among those) and up to its
+    lowest point (None: the loss never fell)."""
+    lowest = min(range(len(smoothed)), key=smoothed.__getitem__, default=0)
+    if lowest == 0:
         return None
-    slopes = [(smoothed[i + 1] - smoothed[i]) / (math.log(lrs[i + 1]) - math.log(lrs[i]))
-              for i in range(len(smoothed) - 1)]
-    return lrs[min(range(len(slopes)), key=slopes.__getitem__)]
+    first = skip_start if lowest > skip_start else 0
+    slopes = {i: (smoothed[i + 1] - smoothed[i]) / (math.log(lrs[i + 1]) - math.log(lrs[i]))
+              for i in range(first, lowest)}
+    return lrs[min(slopes, key=slopes.__getitem__)]
 
 
 def valley(lrs, smoothed):
@@ -80,15 +94,19 @@ def valley(lrs, smoothed):
     n = len(smoothed)
     if n < 2:
         return None
-    run = [1] * n                      # longest decreasing subsequence ending at each point
-    best_end = 0
-    for i in range(1, n):
-        for j in range(i):
-            if smoothed[i] < smoothed[j] and run[i] < run[j] + 1:
-                run[i] = run[j] + 1
-        if run[i] > run[best_end]:
-            best_end = i
-    start = best_end - run[best_end]
+    # run[i]: the longest strictly decreasing subsequence ending at point i, found by patience
+    # sorting: tails[k] is the least -smoothed value that ends an increasing run of -smoothed of
+    # length k + 1 (O(n log n); fastai compares every pair)
+    tails, best_end, best_run = [], 0, 0
+    for i, value in enumerate(smoothed):
+        k = bisect.bisect_left(tails, -value)
+        if k == len(tails):
+            tails.append(-value)
+        else:
+            tails[k] = -value
+        if k + 1 > best_run:
+            best_end, best_run = i, k + 1
+    start = best_end - best_run
     third = (best_end - start) / 3
     return lrs[max(0, start + int(third) + int(third / 2))]
 
@@ -103,6 +121,7 @@ def lr_find(model, optimizer, data, *, start_lr=START_LR, end_lr=END_LR, num_ste
     loader = DataLoader(dataset, batch_size, shuffle=True, seed=seed)
     saved = _save(model, optimizer)
     result = LRFindResult()
+    avg, lowest = 0.0, math.inf
     try:
         model.train()
         batches = _cycle(loader)
@@ -116,10 +135,12 @@ def lr_find(model, optimizer, data, *, start_lr=START_LR, end_lr=END_LR, num_ste
                 break
             result.lrs.append(lr)
             result.losses.append(value)
-            result.smoothed = smooth(result.losses, beta)
-            if not math.isfinite(result.smoothed[-1]) or result.smoothed[-1] > diverge_factor * min(result.smoothed):
+            avg = beta * avg + (1 - beta) * value              # smooth(), one step at a time
+            result.smoothed.append(avg / (1 - beta ** len(result.losses)))
+            lowest = min(lowest, result.smoothed[-1])
+            if not math.isfinite(result.smoothed[-1]) or result.smoothed[-1] > diverge_factor * lowest:
                 result.stopped = (f"the smoothed loss {result.smoothed[-1]:.4g} passed {diverge_factor:g} x its "
-                                  f"lowest {min(result.smoothed):.4g} at lr {lr:.3g}")
+                                  f"lowest {lowest:.4g} at lr {lr:.3g}")
                 break
         else:
             result.stopped = f"reached end_lr {end_lr:g}"
@@ -156,6 +177,20 @@ def _restore(model, optimizer, saved):
     for module, state in generators:
         module.set_rng_state(state)
     model.train(training)
+
+
+def save(results: dict, path, **about) -> None:
+    """Write ``{label: LRFindResult}`` as JSON to ``path`` (atomically): every step's lr, loss and
+    smoothed loss, why the sweep stopped and the suggestions, after the ``about`` entries (the
+    command, the problem...)."""
+    import json
+    from dataclasses import asdict
+
+    from minidl.fileio import atomic_write
+
+    document = {"format": "minidl-lrfind/1", **about, "beta": BETA, "skip_start": SKIP_START,
+                "optimizers": {label: asdict(r) for label, r in results.items()}}
+    atomic_write(path, json.dumps(document, indent=1, allow_nan=False) + "\n")
 
 
 def plot(results: dict, path, title="Learning-rate range test") -> None:
