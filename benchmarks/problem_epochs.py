@@ -2,6 +2,7 @@
 
     python benchmarks/problem_epochs.py [--problems NAME ...] [--threads 1 2] [--steps 200]
                                         [--optimizer adam] [--data-dir DIR] [--json PATH]
+                                        [--block-sizes 65536 0] [--repeats 1]
 
 For each problem and thread count, one run of ``minidl.lab.run.execute`` (the function every
 executor of ``compare`` and ``tune`` calls) trains ``--steps`` steps at the problem's batch size
@@ -14,6 +15,11 @@ Data: the problem's own data set where it is on this machine (MNIST from --data-
 $MINIDL_DATA_DIR or the cache; the quadratic is generated); otherwise the embedded offline
 digits (``synthetic``, 10,000 images of the same shape), said in the output.  The time of a
 step does not depend on the pixel values.
+
+``--block-sizes`` times the speed layer's optimizer rule with each block size in turn
+(``minidl.perf.updates.BLOCK_SIZE``; 0: no blocks, each thread's part whole, as the rule ran
+before blocks), alternating within every repeat, problem and thread count, so that A and B
+see the same machine.
 """
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ from minidl.lab import compare  # noqa: E402
 from minidl.lab import problems as P  # noqa: E402
 from minidl.lab.run import execute  # noqa: E402
 from minidl.lab.threads import limit_threads  # noqa: E402
+from minidl.perf import updates  # noqa: E402
 
 FULL_SIZE = {"quadratic": P.QUADRATIC_SIZE}
 
@@ -72,12 +79,23 @@ def main(argv=None):
     parser.add_argument("--optimizer", default="adam", help="a row spec (default: adam, Keras defaults)")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--block-sizes", type=int, nargs="+", default=[updates.BLOCK_SIZE],
+                        help="the rule's block sizes to alternate (0: no blocks; default: the current one)")
+    parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args(argv)
-    results = [measure(name, t, args.steps, args.optimizer, args.data_dir)
-               for name in args.problems for t in args.threads]
-    _common.print_table(["problem", "data", "parameters", "batch", "threads", "ms/step", "steps/epoch", "epoch s"],
+    results = []
+    for _ in range(args.repeats):
+        for name in args.problems:
+            for t in args.threads:
+                for block in args.block_sizes:
+                    updates.BLOCK_SIZE = block or (1 << 62)
+                    results.append({**measure(name, t, args.steps, args.optimizer, args.data_dir),
+                                    "block_size": block})
+    _common.print_table(["problem", "data", "parameters", "batch", "threads", "block", "ms/step", "steps/epoch",
+                         "epoch s"],
                         [[r["problem"], r["dataset"], f"{r['parameters']:,}", r["batch_size"], r["threads"],
-                          f"{r['ms_per_step']:.3f}", r["epoch_steps"], f"{r['epoch_seconds']:.3g}"] for r in results])
+                          r["block_size"] or "none", f"{r['ms_per_step']:.3f}", r["epoch_steps"],
+                          f"{r['epoch_seconds']:.3g}"] for r in results])
     if args.json:
         _common.write_json(args.json, {"benchmark": "problem_epochs", "machine": _common.machine_info(),
                                        "optimizer": args.optimizer,

@@ -414,6 +414,14 @@ def two_threads():
     threads.set_num_threads(before)
 
 
+@pytest.fixture(params=[1, 2], ids=["1 thread, blocks", "2 threads, parts"])
+def thread_count(request):
+    before = threads.num_threads()
+    threads.set_num_threads(request.param)
+    yield request.param
+    threads.set_num_threads(before)
+
+
 def test_mask_stream_drops_a_stale_draw_when_the_generator_was_reset(two_threads):
     layer = nn.Dropout(0.25, seed=3)
     model = perf.fuse(nn.Sequential(layer))        # draws the next mask when a pass starts
@@ -493,13 +501,15 @@ def test_every_elementwise_optimizer_has_variants_listed():
 
 
 @pytest.mark.parametrize("name, convention, hyper", list(_cases()))
-def test_rule_in_parts_is_bitwise_the_rule_whole(name, convention, hyper, two_threads, monkeypatch):
-    """A parameter large enough to be cut in two parts, float32, 5 steps with weight decay and
-    clipping: the same weights and state, bit for bit, with and without the split."""
+def test_rule_in_parts_is_bitwise_the_rule_whole(name, convention, hyper, thread_count, monkeypatch):
+    """A parameter large enough to be cut in two parts (two threads) or six blocks (one thread),
+    float32, 5 steps with weight decay and clipping: the same weights and state, bit for bit,
+    with and without the split."""
     from minidl.perf import updates
 
     monkeypatch.setattr(updates, "PARALLEL_MIN_SIZE", 64)
     monkeypatch.setattr(updates, "PART_MIN_SIZE", 32)
+    monkeypatch.setattr(updates, "BLOCK_SIZE", 32)
     rng = np.random.default_rng(3)
     w0 = rng.standard_normal((16, 12)).astype(np.float32)
     grads = [(rng.standard_normal((16, 12)) * 0.1).astype(np.float32) for _ in range(5)]
@@ -542,7 +552,16 @@ def test_split_updates_really_cuts_the_parameter(two_threads, monkeypatch):
     perf.split_updates(opt)
     p.grad = np.ones((16, 12), np.float32)
     opt.step()
-    assert sorted(sizes) == [96, 96]
+    assert sorted(sizes) == [96, 96]                       # two parts, each whole (BLOCK_SIZE is 65536)
+    monkeypatch.setattr(updates, "BLOCK_SIZE", 40)
+    sizes.clear()
+    opt.step()
+    assert sorted(sizes) == [96, 96]                       # two threads: no blocks
+    threads.set_num_threads(1)
+    sizes.clear()
+    opt.step()
+    assert sizes == [40, 40, 40, 40, 32]                   # one thread: blocks of 40, in order, and the rest
+    assert opt.state[p]["step"] == 3                       # every block advanced its copy alike, kept once
     perf.plain_updates(opt)
     sizes.clear()
     opt.step()
