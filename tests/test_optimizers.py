@@ -28,6 +28,7 @@ from minidl import backend as B  # noqa: E402
 from minidl import optim  # noqa: E402
 from minidl.optim import optimizer as optimizer_module  # noqa: E402
 from minidl.optim.optimizer import Optimizer, default_convention  # noqa: E402
+from minidl.tensor import Parameter  # noqa: E402
 from keras_testutil import keras64, keras_run  # noqa: E402,F401
 from optim_cases import TABLE  # noqa: E402
 from optim_testutil import (DEFAULT_SHAPES, gradients_of, host, parameter, problem, run_steps,  # noqa: E402,F401
@@ -392,6 +393,33 @@ def test_squares_that_overflow_raise_and_restore_everything(name, earlier_steps)
         np.testing.assert_array_equal(a, b)
     for i in state:
         same_state(state[i], state_after[i])
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.parametrize("name", [n for n in optim.available() if optim.REGISTRY[n].SUMS_OF_SQUARES])
+def test_a_sum_of_finite_squares_that_overflows_over_steps_raises_and_restores(name):
+    """1.5e19 squared is 2.25e38, finite in float32; two of them are not.  The second step
+    raises, naming the state, and leaves the first step's weights and state as they were."""
+    (key,) = optim.REGISTRY[name].SUMS_OF_SQUARES
+    p = Parameter(np.ones(3, np.float32), name="layer.weight")
+    opt = optim.create(name, [p])
+    p.grad = np.full(3, 1.5e19, np.float32)
+    opt.step()
+    assert np.all(np.isfinite(opt.state[p][key])) and np.all(opt.state[p][key] > 2e38)
+    weights, state = p.data.copy(), {k: (v.copy() if B.is_array(v) else v) for k, v in opt.state[p].items()}
+    p.grad = np.full(3, 1.5e19, np.float32)
+    with pytest.raises(FloatingPointError, match=rf"the state '{key}' of parameter 'layer.weight' became NaN or Inf"):
+        opt.step()
+    np.testing.assert_array_equal(p.data, weights)
+    for k, v in state.items():
+        np.testing.assert_array_equal(opt.state[p][k], v)
+    p.grad = np.full(3, 1.0, np.float32)                   # an ordinary gradient steps on
+    opt.step()
+    assert np.all(np.isfinite(p.data)) and np.all(np.isfinite(opt.state[p][key]))
+
+
+def test_only_undecayed_sums_of_squares_are_screened():
+    assert {n for n in optim.available() if optim.REGISTRY[n].SUMS_OF_SQUARES} == {"adagrad", "ftrl"}
 
 
 @pytest.mark.parametrize("name", [n for n in NAMES if not TABLE[n].overflow_state])

@@ -44,6 +44,7 @@ from minidl.optim.validation import check_lr, check_nonnegative, check_positive
 
 class Adagrad(Optimizer):
     __doc__ = __doc__
+    SUMS_OF_SQUARES = ("sum",)
     DEFAULTS = {
         "keras": {"lr": 0.001, "initial_accumulator_value": 0.1, "eps": 1e-7},
         "pytorch": {"lr": 0.01, "lr_decay": 0.0, "initial_accumulator_value": 0.0, "eps": 1e-10},

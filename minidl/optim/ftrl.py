@@ -49,6 +49,7 @@ from minidl.optim.validation import check_nonnegative, check_positive, is_number
 
 class Ftrl(Optimizer):
     __doc__ = __doc__
+    SUMS_OF_SQUARES = ("accumulator",)
     DEFAULTS = {
         "keras": {"lr": 0.001, "lr_power": -0.5, "initial_accumulator_value": 0.1, "l1": 0.0, "l2": 0.0,
                   "l2_shrinkage": 0.0, "beta": 0.0},

@@ -80,13 +80,17 @@ class Optimizer:
     your own); ``ELEMENTWISE`` (True when the rule treats every element on its own, so the
     speed layer may update a large parameter in parts, one per thread); ``DECOUPLED_WEIGHT_DECAY``
     (True: decoupled under every convention, as AdamW); ``FRAMEWORK_NAMES`` (a class's own
-    extra spellings, e.g. PyTorch's ``alpha`` for RMSprop's ``rho``).
+    extra spellings, e.g. PyTorch's ``alpha`` for RMSprop's ``rho``); ``SUMS_OF_SQUARES`` (the
+    state entries that add up squared gradients without decay, as Adagrad's ``sum``: they can
+    overflow over many steps of finite squares, so ``step`` checks them against the dtype's
+    largest number before each step).
     """
 
     DEFAULTS: dict = {}
     ELEMENTWISE = True
     DECOUPLED_WEIGHT_DECAY = False
     FRAMEWORK_NAMES: dict = {}
+    SUMS_OF_SQUARES: tuple = ()
     #: check every gradient for NaN/Inf before a step (one reduction, one host read per step)
     check_finite = True
 
@@ -298,12 +302,31 @@ class Optimizer:
         with B.np.errstate(over="ignore", invalid="ignore"):
             squares = xp.stack([xp.dot(g.reshape(-1), g.reshape(-1)) for g in grads])
         if bool(xp.isfinite(squares).all()):
-            return False
+            return self._sums_may_overflow(squares)
         for label, p in self._with_grad():
             if not bool(xp.isfinite(p.grad).all()):
                 raise FloatingPointError(f"{name}.step: the gradient of parameter {label!r} (shape "
                                          f"{tuple(p.shape)}) holds NaN or Inf; weights and state left unchanged")
         return True
+
+    def _sums_may_overflow(self, squares) -> bool:
+        """Whether a ``SUMS_OF_SQUARES`` state could pass the dtype's largest number in this
+        step: its largest element plus the gradient's sum of squares (at least its largest
+        square) is not below it.  One reduction per such state, one host read."""
+        if not self.SUMS_OF_SQUARES:
+            return False
+        xp = B.get_array_module(squares)
+        bounds = []
+        for (_, p), square in zip(self._with_grad(), squares):
+            state = self.state.get(p) or {}
+            for key in self.SUMS_OF_SQUARES:
+                v = state.get(key)
+                if B.is_array(v) and v.size:
+                    bounds.append(xp.max(xp.abs(v)) + square - B.np.finfo(v.dtype).max)
+        if not bounds:
+            return False
+        with B.np.errstate(over="ignore", invalid="ignore"):
+            return not bool((xp.stack(bounds) < 0).all())
 
     def _copy_of_everything(self) -> dict:
         copies = {}
@@ -330,7 +353,7 @@ class Optimizer:
         label = next(lbl for lbl, q in self._with_grad() if q is p)
         raise FloatingPointError(
             f"{type(self).__name__}.step: the {what} of parameter {label!r} became NaN or Inf "
-            f"(its gradient is finite but the squares of its elements overflow {p.dtype}); "
+            f"(its gradient is finite, but its squares, or their sum over the steps, overflow {p.dtype}); "
             "weights and state left as they were before the step")
 
     # ------------------------------------------------------------- state
