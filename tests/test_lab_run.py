@@ -51,6 +51,23 @@ def test_a_diverging_run_says_where():
     assert all(isinstance(v, float) for v in record["step_loss"])            # no NaN in the JSON
 
 
+def test_a_run_whose_validation_loss_is_not_finite_is_diverged_not_ok(monkeypatch):
+    """Training finite, the evaluation NaN (a model whose predictions overflow): the record is
+    diverged, its reason names the validation loss, and the epoch's row is kept."""
+    import math
+
+    import minidl.train.loop as loop
+
+    real = loop.evaluate_dataset
+    monkeypatch.setattr(loop, "evaluate_dataset", lambda *a, **k: (float("nan"), real(*a, **k)[1]))
+    record = run.execute(tiny("sgd"))
+    assert record["status"] == "diverged"
+    d = record["divergence"]
+    assert d["epoch"] == 0 and d["step"] == 1 and d["what"].startswith("the validation loss after epoch 0 is nan")
+    assert len(record["history"]["val_loss"]) == 1 and math.isnan(record["history"]["val_loss"][0])
+    assert len(record["step_loss"]) == 2 and all(math.isfinite(v) for v in record["step_loss"])
+
+
 def test_data_identity_is_the_content_whatever_the_compression():
     entry = {"file": "train-images-idx3-ubyte.gz", "bytes": 10, "sha256": "aa", "content_sha256": "cc"}
     raw = dict(entry, file="train-images-idx3-ubyte", bytes=47, sha256="cc")

@@ -230,7 +230,9 @@ def load_data(config: dict):
 
 class StepEvaluations(Callback):
     """A fit callback: every ``every`` steps (None: never), evaluate on ``val`` and note the
-    training seconds so far, keeping the evaluation's own time out of them.
+    training seconds so far, keeping the evaluation's own time out of them; after each epoch,
+    a validation loss that is NaN or Inf ends the run as diverged (``Diverged``, ``what``
+    naming the validation loss), as a training loss that is does.
 
     ``rows`` collects one dict per evaluation (step counted from 1, epoch as a fraction,
     train_seconds, val_loss, val_accuracy); ``paused[e]`` is the evaluation time spent inside
@@ -267,8 +269,16 @@ class StepEvaluations(Callback):
                           "train_seconds": seconds, "val_loss": val_loss, "val_accuracy": val_acc})
 
     def on_epoch_end(self, epoch, logs=None):
+        from minidl.train.errors import Diverged
+
         self.paused.append(self._pause)
         self._before += logs["train_seconds"] - self._pause
+        val_loss = logs.get("val_loss")
+        if val_loss is not None and not math.isfinite(val_loss):
+            # the training loss stayed finite, but the run's result is not: a divergence too
+            raise Diverged(len(self.history.step_loss) - 1, epoch,
+                           f"the validation loss after epoch {epoch} is {val_loss} (the training loss "
+                           "was finite)", self.history, val_loss)
 
 
 def _warm_up(model, optimizer, train, config: dict, loss) -> float:
