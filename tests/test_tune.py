@@ -79,10 +79,24 @@ def test_a_best_point_at_the_edge_is_flagged_and_a_diverged_point_is_worst(tmp_p
     assert analysis(out3)["sgd"]["edge"] == []                          # the best in the middle: no flag
 
 
-def test_a_bad_grid_is_a_one_line_error(tmp_path, capsys):
-    assert cli.main(TINY + ["--grid", "lr=1:2", "--out", str(tmp_path)]) == 2
+@pytest.mark.parametrize("grid, says", [
+    (["lr=1:2"], "KEY=LO:HI:N"),
+    (["lr=1e-3:1:1000000"], "from 2 to 1000"),                       # a million runs: refused, briefly
+    (["lr=1e-3:1.001e-3:20"], "distinct (at 4 significant digits), got 0.001, 0.001"),
+    (["lr=1e-4:1:200", "--grid", "beta1=0.1:0.9:100"], "20,000 points (the product of 200 x 100); at most 10,000"),
+])
+def test_a_bad_grid_is_a_short_one_line_error(tmp_path, capsys, grid, says):
+    assert cli.main(TINY + ["--optimizers", "adam", "--grid", *grid, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--grid" in err and "Traceback" not in err
+    assert err.count("\n") == 1 and "--grid" in err and "Traceback" not in err and says in err, err
+    assert len(err) < 400
+
+
+def test_a_grid_over_many_decades_is_log_spaced_without_overflow():
+    from minidl.lab.tune import parse_grid
+
+    assert parse_grid("lr=1e-300:1e300:5") == ("lr", [1e-300, 1e-150, 1.0, 1e150, 1e300])   # high / low overflows
+    assert parse_grid("lr=1e-5:1e1:4") == ("lr", [1e-5, 1e-3, 0.1, 10.0])
 
 
 def test_problems_lists_the_suite(capsys):

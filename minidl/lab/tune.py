@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -44,6 +45,12 @@ def _number(text: str, where: str) -> float:
         raise ValueError(f"{where}: {text!r} is not a number") from None
 
 
+#: the most values one --grid key may take (each is a run per optimizer, seed and problem)
+MAX_GRID_VALUES = 1000
+#: ... and all keys together (their product)
+MAX_GRID_POINTS = 10_000
+
+
 def parse_grid(text: str) -> tuple:
     """``"lr=1e-5:1e1:13"`` -> ``("lr", [1e-05, 3.162e-05, ..., 10.0])`` (N values spaced evenly
     in log, 4 significant digits, both ends included); ``"beta1=0.8,0.9,0.99"`` -> the values."""
@@ -61,13 +68,18 @@ def parse_grid(text: str) -> tuple:
             count = int(parts[2])
         except ValueError:
             count = 0
-        if not 0 < low < high or count < 2:
-            raise ValueError(f"{where}: expected 0 < LO < HI and an integer N >= 2, got {rest!r}")
-        values = [float(f"{low * (high / low) ** (i / (count - 1)):.4g}") for i in range(count)]
+        if not 0 < low < high or not 2 <= count <= MAX_GRID_VALUES:
+            raise ValueError(f"{where}: expected 0 < LO < HI and an integer N from 2 to {MAX_GRID_VALUES}, "
+                             f"got {rest!r}")
+        span = math.log(high) - math.log(low)          # in logs: high / low may overflow
+        values = [float(f"{math.exp(math.log(low) + span * i / (count - 1)):.4g}") for i in range(count)]
     else:
         values = [_number(v.strip(), where) for v in rest.split(",") if v.strip()]
+        if len(values) > MAX_GRID_VALUES:
+            raise ValueError(f"{where}: at most {MAX_GRID_VALUES} values, got {len(values)}")
     if len(set(values)) != len(values) or not values:
-        raise ValueError(f"{where}: the values must be distinct, got {values}")
+        shown = ", ".join(f"{v:g}" for v in values[:12]) + (", ..." if len(values) > 12 else "")
+        raise ValueError(f"{where}: the values must be distinct (at 4 significant digits), got {shown}")
     return key, values
 
 
@@ -77,6 +89,10 @@ def grid_points(grids) -> list:
     repeated = sorted({k for k in keys if keys.count(k) > 1})
     if repeated:
         raise ValueError(f"--grid: {', '.join(repeated)} given more than once")
+    total = math.prod(len(values) for _, values in grids)
+    if total > MAX_GRID_POINTS:
+        raise ValueError(f"--grid: {total:,} points (the product of {' x '.join(str(len(v)) for _, v in grids)}); "
+                         f"at most {MAX_GRID_POINTS:,}")
     return [dict(zip(keys, combo)) for combo in itertools.product(*(values for _, values in grids))]
 
 
