@@ -49,6 +49,16 @@ def test_a_bad_backend_variable_names_the_variable_and_help_still_works():
     assert err.startswith("minidl explain: error: MINIDL_BACKEND=")     # named first, not inside a row spec
 
 
+def test_explain_steps_over_the_cap_is_one_line_at_once():
+    import time
+
+    start = time.perf_counter()
+    done = minidl("explain", "adam", "--steps", "100000000")
+    assert done.returncode == 2 and time.perf_counter() - start < 30
+    err = one_line(done.stderr, "explain")
+    assert "--steps: at most 10,000" in err and "100,000,000" in err
+
+
 @pytest.mark.skipif(__import__("minidl").backend.cupy_available(), reason="CuPy and a GPU are present")
 def test_backend_variable_cupy_without_a_gpu_is_one_line():
     done = minidl("explain", "adam", "--steps", "1", env={"MINIDL_BACKEND": "cupy"})

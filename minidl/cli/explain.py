@@ -36,6 +36,9 @@ def add_explain_parser(subparsers):
 def run_explain(args) -> int:
     from minidl.lab import explain
 
+    if args.steps > explain.MAX_STEPS:
+        raise ValueError(f"--steps: at most {explain.MAX_STEPS:,} (each step is a table of every quantity; for "
+                         f"long runs use minidl trajectories), got {args.steps:,}")
     if args.compare_conventions:
         if args.format == "latex":
             raise ValueError("--compare-conventions: expected --format text or markdown, got latex")
