@@ -223,6 +223,21 @@ def test_offline_with_nothing_found_names_the_three_ways(env):
         load_dataset("tiny", "train", download=False)
 
 
+def test_a_failed_download_does_not_advise_downloading_and_the_cli_says_it_in_one_line(env, monkeypatch, capsys):
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_dataset("tiny", "train", mirrors=[closed_port_url()], progress=False)
+    assert "download=True" not in str(info.value) and "MINIDL_DATA_DIR" in str(info.value)
+    from minidl import cli
+
+    monkeypatch.setenv("MINIDL_MNIST_MIRRORS", closed_port_url())
+    args = ["compare", "--dataset", "mnist", "--epochs", "1", "--train-subset", "64", "--val-subset", "64",
+            "--quiet", "--no-figures", "--out", str(env / "out")]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("minidl compare: error: MNIST train: the files were not found")
+    assert "--data-dir" in err and "MINIDL_DATA_DIR" in err and "refused" in err and "download=True" not in err
+
+
 def test_explicit_data_dir_without_the_files_does_not_fall_through(env, server):
     url = server.serve("good", TINY)
     (env / "empty").mkdir()

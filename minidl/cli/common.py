@@ -138,6 +138,8 @@ def run_reporting_errors(command: str, run, args) -> int:
     from minidl.data import DatasetNotFoundError, DownloadError
 
     def error(text, code=2):
+        # the library's messages may list ways out on lines of their own: one line here
+        text = " ".join(part.strip() for part in str(text).splitlines() if part.strip())
         print(f"minidl {command}: error: {text}", file=sys.stderr)
         return code
 

@@ -172,14 +172,16 @@ def _mirrors(spec: DatasetSpec, mirrors):
     return [m if m.endswith("/") else m + "/" for m in mirrors]
 
 
-def _ways(spec: DatasetSpec, split: str) -> str:
+def _ways(spec: DatasetSpec, split: str, downloaded: bool = False) -> str:
+    """How to supply the files; ``downloaded``: a download was just tried (and failed), so the
+    advice to download is left out."""
     names = ", ".join(f"{f.name}[.gz]" for f in spec.files[split])
     return (
         f"Supply the {spec.title} {split} files ({names}) in one of three ways:\n"
         f"  1. data_dir=... (the --data-dir option of the minidl command): a folder holding them;\n"
         f"  2. the MINIDL_DATA_DIR environment variable: such a folder;\n"
-        f"  3. copy them into the cache folder {cache_dir(spec.name)}\n"
-        f"(or connect to the internet and load again with download=True)."
+        f"  3. copy them into the cache folder {cache_dir(spec.name)}"
+        + ("." if downloaded else "\n(or connect to the internet and load again with download=True).")
     )
 
 
@@ -211,7 +213,7 @@ def _download_missing(spec: DatasetSpec, split: str, mirrors, progress):
                 raise cls(f"{spec.title} {split}: every download of {gz_name} failed; nothing was written to "
                           f"{folder}.\n{exc}") from None
             raise DatasetNotFoundError(f"{spec.title} {split}: the files were not found locally and {exc}\n"
-                                       + _ways(spec, split)) from None
+                                       + _ways(spec, split, downloaded=True)) from None
         paths[i] = folder / gz_name
     return paths, f"download: {folder}"
 
