@@ -78,6 +78,22 @@ def test_an_optimizer_floating_point_error_becomes_diverged_with_its_cause():
     assert len(err.history) == 0
 
 
+def test_the_articles_cnn_names_each_parameter_by_its_layer_and_a_refused_step_says_which():
+    from minidl import models
+
+    model = models.mnist_cnn(seed=0)
+    assert [p.name for p in model.parameters()] == [
+        "Conv2D(1->32).weight", "Conv2D(1->32).bias", "Dense(5408->256).weight", "Dense(5408->256).bias",
+        "Dense(256->10).weight", "Dense(256->10).bias"]
+    opt = optim.Adam(model.parameters())
+    for p in model.parameters():
+        p.grad = np.zeros_like(p.data)
+    model.parameters()[2].grad[0, 0] = np.nan
+    with pytest.raises(FloatingPointError, match=r"parameter 'Dense\(5408->256\)\.weight' \(shape \(5408, 256\)\) "
+                                                 r"holds NaN or Inf"):
+        opt.step()
+
+
 @pytest.mark.filterwarnings("ignore:overflow encountered", "ignore:invalid value encountered")
 def test_a_real_divergence_is_reported():
     """SGD with lr 1e30: the first update sends the weights to ~1e30, the second step's logits
