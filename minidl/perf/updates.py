@@ -13,10 +13,9 @@ run on each piece.  Two cuts:
   A block's arrays and the rule's temporaries (256 KiB each in float32) stay in the core's
   L2 cache from one line of the rule to the next, and the C library's allocator hands the
   same memory back block after block.  Whole, each temporary of a million-element parameter
-  is megabytes that glibc can map and unmap on every line of the rule: on the MLP of
-  ``minidl problems`` the blocks make a one-thread step 1.75 times faster (13.0 to 7.5 ms;
-  docs/performance.md).  With two threads the parts ran as fast whole, and the CNN's step
-  was no faster in blocks, so the parts are not cut further.
+  is megabytes that glibc can map and unmap on every line of the rule.  The measurements
+  (one thread and two, on the MLP and the CNN of ``minidl problems``) are in
+  docs/performance.md, section 12; with two threads the parts are not cut further.
 
 Each element sees the same operations as in one whole-array call, so the result is bitwise
 the same (tests/test_perf_parity.py).  Each piece gets a copy of the state's numbers (the step
