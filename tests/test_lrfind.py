@@ -85,6 +85,20 @@ def test_the_sweeps_smoothing_is_smooth():
     np.testing.assert_allclose(result.smoothed, lrfind.smooth(result.losses), rtol=1e-15)
 
 
+def test_a_curve_that_runs_away_does_not_flatten_the_others():
+    flat = lrfind.LRFindResult(lrs=[1e-3, 1e-2, 1e-1], smoothed=[2.0, 1.0, 0.5])
+    away = lrfind.LRFindResult(lrs=[1e-3, 1e-2, 1e-1], smoothed=[3.0, 0.2, 12000.0])
+    assert lrfind.y_limit({"a": flat, "b": away}) == 1.25 * 3.0          # the highest point before a lowest
+    assert lrfind.y_limit({"a": flat}) is None                            # nothing runs away: matplotlib's own
+    assert lrfind.y_limit({}) is None
+
+
+def test_lr_find_is_in_the_package():
+    import minidl.lab
+
+    assert minidl.lab.lr_find is lrfind.lr_find
+
+
 def test_the_number_of_steps_is_capped(capsys):
     from minidl import cli
 

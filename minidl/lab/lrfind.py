@@ -193,6 +193,22 @@ def save(results: dict, path, **about) -> None:
     atomic_write(path, json.dumps(document, indent=1, allow_nan=False) + "\n")
 
 
+def y_limit(results: dict):
+    """The top of the loss axis: 1.25 x the highest smoothed loss any curve has up to its lowest
+    point, or None when no curve rises past that (a curve that runs away after its lowest point
+    would flatten every other one: a quadratic's loss passes 1e4)."""
+    highs, everything = [], []
+    for r in results.values():
+        if r.smoothed:
+            lowest = min(range(len(r.smoothed)), key=r.smoothed.__getitem__)
+            highs.append(max(r.smoothed[: lowest + 1]))
+            everything.append(max(r.smoothed))
+    if not highs:
+        return None
+    top = 1.25 * max(highs) if max(highs) > 0 else None
+    return top if top is not None and max(everything) > top else None
+
+
 def plot(results: dict, path, title="Learning-rate range test") -> None:
     """One figure: the smoothed loss against lr (log axis) for each ``{label: LRFindResult}``,
     each suggestion marked and named in the legend."""
@@ -215,7 +231,13 @@ def plot(results: dict, path, title="Learning-rate range test") -> None:
                         label=f"{label}: {method} {lr:.2g}")
     ax.set_xscale("log")
     ax.set_xlabel("learning rate (log scale)")
-    ax.set_ylabel("training loss, smoothed")
+    top = y_limit(results)
+    if top is not None:
+        lowest = min(min(r.smoothed) for r in results.values() if r.smoothed)
+        ax.set_ylim(lowest - 0.05 * (top - lowest), top)
+        ax.set_ylabel("training loss, smoothed (runaway ends cut off)")
+    else:
+        ax.set_ylabel("training loss, smoothed")
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9)
