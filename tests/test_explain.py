@@ -175,6 +175,27 @@ def test_weight_decay_rows_keep_step_parity():
     assert r.agrees_with_step
 
 
+def test_the_rules_formulas_name_the_inputs_the_steps_before_it_made():
+    """Decoupled decay: the w_t row reads w_decayed, its value; L2 decay after clipping: g_l2 is
+    made from g_clipped, and the moments read g_l2.  Without either, the rule's own names."""
+    def formulas(spec):
+        r = explain(spec, steps=1)
+        assert r.agrees_with_step
+        return {sym: text for sym, text, _ in r.steps[0]}
+
+    keras = formulas("adam:weight_decay=0.1,lr=0.1")
+    assert keras["w_t"] == "w_t = w_decayed - step_t"
+    assert keras["w_decayed"].startswith("w_decayed = w_{t-1} * (1 - lr * weight_decay)")
+    torch = formulas("adam:weight_decay=0.1,convention=pytorch,clipvalue=0.5")
+    assert torch["g_l2"].startswith("g_l2 = g_clipped + weight_decay * w_{t-1}")
+    assert torch["m_t"].startswith("m_t = beta1 * m_{t-1} + (1 - beta1) * g_l2")
+    assert torch["v_t"].startswith("v_t = beta2 * v_{t-1} + (1 - beta2) * g_l2^2")
+    assert torch["w_t"] == "w_t = w_{t-1} - step_t"                   # L2: the weights are not decayed
+    plain = formulas("adam")
+    assert plain["w_t"] == "w_t = w_{t-1} - step_t" and plain["m_t"].endswith("(1 - beta1) * g_t   (first moment, "
+                                                                               'state "exp_avg")')
+
+
 def test_formats():
     r = explain("sgd:momentum=0.9", steps=2)
     text = format_text(r)

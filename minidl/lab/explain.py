@@ -152,7 +152,8 @@ def explain(optimizer, steps: int = 3, param=None, grad=None, function=None,
         g, base_values = _base_steps(opt, w, g_in, group, rows)
         traced = trace_update(opt, w, g, state, group)
         helpers = {k: v for name, local in traced.items() if name != "update" for k, v in local.items()}
-        rows.extend(_rule_rows(lines, {**helpers, **traced.get("update", {}), **base_values}))
+        rows.extend(_rule_rows(lines, {**helpers, **traced.get("update", {}), **base_values},
+                               _inputs_renamed(rows)))
         result.steps.append([(s, d, _host(v)) for s, d, v in rows])
         twin.grad = g_in.copy()
         opt.step()
@@ -165,8 +166,10 @@ def _base_steps(opt, w, g, group, rows):
     """What ``step()`` does before the rule, on ``w`` (in place) and ``g``: rows for each part
     that is switched on, and the values for the docstring's base symbols (``w_decayed``)."""
     values = {}
+    gradient = "g_t"
     if any(group.get(k) is not None for k in ("clipnorm", "global_clipnorm", "clipvalue")):
         g = clipping.clip_gradients([g], group)[0]
+        gradient = "g_clipped"
         rows.append(("g_clipped", "the gradient clipped (clipnorm={clipnorm}, global_clipnorm={global_clipnorm}, "
                                   "clipvalue={clipvalue})".format(**group), g.copy()))
     if group["weight_decay"]:
@@ -178,19 +181,47 @@ def _base_steps(opt, w, g, group, rows):
                                           "(decoupled weight decay; the rule starts from w_decayed)", w.copy()))
         else:
             g = weight_decay.apply(w, g, group, False)
-            rows.append(("g_l2", "g_l2 = g_t + weight_decay * w_{t-1}   (L2 weight decay; the rule sees g_l2)",
-                         g.copy()))
+            rows.append(("g_l2", f"g_l2 = {gradient} + weight_decay * w_{{t-1}}   (L2 weight decay; the rule "
+                                 "sees g_l2)", g.copy()))
     return g, values
 
 
-def _rule_rows(lines, values) -> list:
-    """One row per formula line whose quantity the code computed (a branch not taken has none)."""
+def _inputs_renamed(rows) -> dict:
+    """What the rule's formulas call ``g_t`` and ``w_{t-1}`` is, after the steps before the
+    rule, another quantity: ``{"g_t": "g_clipped" or "g_l2", "w_{t-1}": "w_decayed"}``, for the
+    rows shown (none when nothing ran before the rule)."""
+    shown = [symbol for symbol, _, _ in rows]
+    renamed = {}
+    for symbol in ("g_clipped", "g_l2"):
+        if symbol in shown:
+            renamed["g_t"] = symbol
+    if "w_decayed" in shown:
+        renamed["w_{t-1}"] = "w_decayed"
+    return renamed
+
+
+def _rule_rows(lines, values, renamed=None) -> list:
+    """One row per formula line whose quantity the code computed (a branch not taken has none);
+    in its formula the rule's inputs carry the names of the quantities they are (``renamed``)."""
     rows = []
     for line in lines:
         name = next((n for n in local_names(line.lhs) if n in values), None)
         if name is not None:
-            rows.append((line.lhs, line.text, values[name]))
+            rows.append((line.lhs, _rename(line.text, line.lhs, renamed or {}), values[name]))
     return rows
+
+
+def _rename(text: str, lhs: str, renamed: dict) -> str:
+    """``text`` (a formula line ``lhs = ...   (a note)``) with each input of ``renamed`` replaced
+    in the formula's right-hand side, not in the note (``g_t`` as a whole symbol: ``g_t^2``
+    becomes ``g_l2^2``)."""
+    head, eq, tail = text.partition("=")
+    if not eq or head.strip() != lhs:
+        return text
+    formula, gap, note = tail.partition("   (")          # a note after the formula keeps its words
+    for old, new in renamed.items():
+        formula = re.sub(rf"(?<![\w{{]){re.escape(old)}(?![\w{{])", new, formula)
+    return head + eq + formula + gap + note
 
 
 def _host(value):
