@@ -3,6 +3,8 @@ lines with the values the rule's own code computed, and opt.step() gives the sam
 
 All worked examples: keras convention, w_0 = [1, -2], f = ||w||^2 / 2 so g_t = w_{t-1}.
 """
+import re
+
 import numpy as np
 import pytest
 
@@ -233,6 +235,70 @@ def test_latex_table_sets_every_formula_in_math_mode():
     assert latex_symbol("v_hat_t") == r"\hat{v}_{t}" and latex_symbol("m_{t-1}") == "m_{t-1}"
     assert latex_symbol("beta2") == r"\beta_2" and latex_symbol("w_decayed") == r"w^{\mathrm{decayed}}"
     assert latex_formula("sqrt(v_t + eps)") == r"\sqrt{v_{t} + \epsilon}"
+
+
+def _script_errors(math: str) -> list:
+    """Where TeX would stop: a second subscript or superscript on one atom ("Double
+    subscript"), found by walking the math's brace levels as TeX groups them."""
+    errors, stack = [], [{"sub": False, "sup": False}]
+    i = 0
+    while i < len(math):
+        c = math[i]
+        if c == "\\":
+            command = re.match(r"\\([A-Za-z]+|.)", math[i:]).group()
+            i += len(command)
+            if command in (r"\,", r"\;", r"\!", r"\ "):
+                continue
+            stack[-1].update(sub=False, sup=False)               # a command starts a new atom
+            continue
+        if c in "_^":
+            kind = "sub" if c == "_" else "sup"
+            if stack[-1][kind]:
+                errors.append(math[max(0, i - 20):i + 10])
+            stack[-1][kind] = True
+            i += 1
+            if i < len(math) and math[i] == "{":
+                stack.append({"sub": False, "sup": False, "script": True})
+                i += 1
+            elif i < len(math):
+                i += 1                                       # a one-character script
+            continue
+        if c == "{":
+            stack.append({"sub": False, "sup": False})
+        elif c == "}":
+            group = stack.pop()
+            if not group.get("script"):
+                stack[-1].update(sub=False, sup=False)           # a {group} is a new atom
+        elif not c.isspace():
+            stack[-1].update(sub=False, sup=False)
+        i += 1
+    return errors
+
+
+def test_the_script_checker_finds_double_scripts():
+    assert _script_errors(r"\beta_2_{t}") and _script_errors(r"x^{a}^{b}") and _script_errors(r"x_1_2")
+    assert not _script_errors(r"\beta_{2,t} = {\eta^{\mathrm{max}}_{t}}^{\mathrm{w}_{lr}} + g_{t}^{2}")
+
+
+@pytest.mark.parametrize("name", sorted(optim.available()))
+def test_latex_of_every_optimizer_and_convention_sets_without_double_scripts(name):
+    from minidl.lab.explain import format_latex
+
+    for convention in optim.REGISTRY[name].DEFAULTS:
+        text = format_latex(explain(f"{name}:convention={convention}", steps=2))
+        for line in text.splitlines():
+            if not line.endswith(r"\\"):
+                continue
+            cells = re.split(r"(?<!\\)&", line[:-2])
+            for cell in cells:
+                pieces = re.split(r"(?<!\\)\$", cell)
+                assert len(pieces) % 2 == 1, cell                       # $ in pairs
+                for k, piece in enumerate(pieces):
+                    if k % 2:
+                        assert not _script_errors(piece), (name, convention, piece)
+                    else:
+                        assert not re.search(r"(?<!\\)[_^{}|]", piece.replace(r"\textasciicircum{}", "")
+                                             .replace(r"\textbar{}", "")), (name, convention, piece)
 
 
 def test_conventions_side_by_side_are_the_three_explain_runs():

@@ -331,20 +331,28 @@ def latex_symbol(name: str) -> str:
         head = rf"{head}^{{\mathrm{{{accent}}}}}"
     if parts:
         sub = ",".join(p.strip("{}") for p in parts)
-        head += f"_{{{sub}}}"
+        own = re.fullmatch(r"(\\[A-Za-z]+)_(\w+)", head)     # \beta_2 and a subscript: \beta_{2,t}, not \beta_2_{t}
+        head = f"{own.group(1)}_{{{own.group(2)},{sub}}}" if own else head + f"_{{{sub}}}"
     return head
+
+
+def _closing(text: str, start: int) -> int:
+    """The index just past the parenthesis that closes the one at ``text[start]``."""
+    depth, j = 1, start + 1
+    while j < len(text) and depth:
+        depth += {"(": 1, ")": -1}.get(text[j], 0)
+        j += 1
+    return j
 
 
 def latex_formula(text: str) -> str:
     """A formula line of a docstring in LaTeX: names as :func:`latex_symbol`, ``sqrt(x)`` as
-    ``\\sqrt{x}``, ``*`` as a thin space, ``^`` exponents braced."""
+    ``\\sqrt{x}``, ``*`` as a thin space, an exponent (a name, a number or a parenthesis)
+    braced, and a base that has a superscript of its own braced too (no double superscript)."""
     out, i = [], 0
     while i < len(text):
         if text.startswith("sqrt(", i):
-            depth, j = 1, i + 5
-            while j < len(text) and depth:
-                depth += {"(": 1, ")": -1}.get(text[j], 0)
-                j += 1
+            j = _closing(text, i + 4)
             out.append(r"\sqrt{" + latex_formula(text[i + 5:j - 1]) + "}")
             i = j
             continue
@@ -353,10 +361,38 @@ def latex_formula(text: str) -> str:
             out.append(latex_symbol(match.group()))
             i = match.end()
             continue
-        char = text[i]
-        out.append({"*": r" \, ", "^": "^", "%": r"\%", "#": r"\#", "&": r"\&"}.get(char, char))
+        if text[i] == "^":
+            i, exponent = _exponent(text, i + 1)
+            if out and "^" in out[-1]:
+                out[-1] = "{" + out[-1] + "}"
+            out.append("^{" + exponent + "}")
+            continue
+        out.append({"*": r" \, ", "%": r"\%", "#": r"\#", "&": r"\&"}.get(text[i], text[i]))
         i += 1
-    return re.sub(r"\^(\w+|\([^)]*\))", lambda m: "^{" + m.group(1) + "}", "".join(out))
+    return "".join(out)
+
+
+def _exponent(text: str, i: int):
+    """The exponent that starts at ``text[i]`` in LaTeX, and the index after it."""
+    if i < len(text) and text[i] == "(":
+        j = _closing(text, i)
+        return j, "(" + latex_formula(text[i + 1:j - 1]) + ")"
+    match = _NAME.match(text, i)
+    if match:
+        return match.end(), latex_symbol(match.group())
+    number = re.match(r"-?[0-9.]+", text[i:])
+    if number:
+        return i + number.end(), number.group()
+    return i, ""
+
+
+_TEXT_ESCAPES = {"_": r"\_", "&": r"\&", "%": r"\%", "#": r"\#", "{": r"\{", "}": r"\}", "$": r"\$",
+                 "^": r"\textasciicircum{}", "|": r"\textbar{}", "~": r"\textasciitilde{}", "\\": r"\textbackslash{}"}
+
+
+def _latex_text(text: str) -> str:
+    """Words in a LaTeX table cell: every character TeX treats specially escaped."""
+    return "".join(_TEXT_ESCAPES.get(c, c) for c in text)
 
 
 def format_latex(result: ExplainResult, digits: int = 6) -> str:
@@ -374,7 +410,7 @@ def format_latex(result: ExplainResult, digits: int = 6) -> str:
             if sep and i >= 2:                    # a formula line (the first two rows are words)
                 formula = f"${latex_formula(desc.split('   (')[0])}$"
             else:
-                formula = re.sub(r"([_^&%#|])", lambda m: "\\" + m.group(1) if m.group(1) != "|" else "$|$", desc)
+                formula = _latex_text(desc)
             cells = [c.replace("e-", r"\mathrm{e}{-}") for c in _cells(val, width, digits)]
             lines.append(" & ".join([str(t) if i == 0 else "", f"${latex_symbol(sym)}$",
                                      *[f"${c}$" if c else "" for c in cells], formula]) + r" \\")
