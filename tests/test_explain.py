@@ -301,6 +301,21 @@ def test_latex_of_every_optimizer_and_convention_sets_without_double_scripts(nam
                                              .replace(r"\textbar{}", "")), (name, convention, piece)
 
 
+def test_lbfgs_on_a_matrix_sees_the_flat_vector_and_agrees_with_step():
+    r = explain("lbfgs", param="1,-2;0.5,1.5", steps=2)
+    assert r.agrees_with_step and r.start.shape == (2, 2)
+    assert [sym for sym, _, _ in r.steps[1]][-1] == "w_t"
+
+
+def test_conventions_side_by_side_start_every_column_from_the_same_point():
+    from minidl.lab.explain import compare_conventions
+
+    results = compare_conventions("muon", steps=1)                 # torch's Muon takes matrices only
+    assert {r.start.shape for r in results.values()} == {(2, 2)}
+    assert all(r.agrees_with_step for r in results.values())
+    assert {r.start.shape for r in compare_conventions("adam", steps=1).values()} == {(2,)}
+
+
 def test_conventions_side_by_side_are_the_three_explain_runs():
     from minidl.lab.explain import compare_conventions, format_conventions
 

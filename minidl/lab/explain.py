@@ -150,7 +150,10 @@ def explain(optimizer, steps: int = 3, param=None, grad=None, function=None,
         g_in = gradient(w)
         rows = [("w_{t-1}", "the weights before the step", w.copy()), ("g_t", source, g_in.copy())]
         g, base_values = _base_steps(opt, w, g_in, group, rows)
-        traced = trace_update(opt, w, g, state, group)
+        if getattr(type(opt), "FLAT_VECTOR", False):      # L-BFGS: the rule sees one flat vector
+            traced = trace_update(opt, w.reshape(-1), g.reshape(-1), state, group)
+        else:
+            traced = trace_update(opt, w, g, state, group)
         helpers = {k: v for name, local in traced.items() if name != "update" for k, v in local.items()}
         rows.extend(_rule_rows(lines, {**helpers, **traced.get("update", {}), **base_values},
                                _inputs_renamed(rows)))
@@ -430,6 +433,9 @@ def compare_conventions(optimizer, steps: int = 2, param=None, grad=None, functi
                  if k in optim.optimizer.default_hyperparameters(cls, convention)}
         other = RowSpec(label=spec.label, optimizer=spec.optimizer, hyper=hyper, convention=convention)
         results[convention] = explain(other, steps=steps, param=param, grad=grad, function=function)
+    if param is None and len({tuple(B.np.ravel(r.start)) for r in results.values()}) > 1:
+        # one convention's rule takes matrices only (torch's Muon): every column starts from the matrix
+        return compare_conventions(spec, steps, B.np.array(DEFAULT_MATRIX), grad, function)
     return results
 
 

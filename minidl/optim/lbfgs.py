@@ -100,6 +100,8 @@ class LBFGS(Optimizer):
     ELEMENTWISE = False
     #: fit hands it the step's forward and backward as a closure (minidl/train/step.py)
     USES_CLOSURE = True
+    #: update() takes the flat vector of all the group's parameters (explain passes it so)
+    FLAT_VECTOR = True
 
     def __init__(self, params, lr=None, max_iter=None, max_eval=None, tolerance_grad=None, tolerance_change=None,
                  history_size=None, line_search_fn=None, weight_decay=None, convention="pytorch", **options):
