@@ -139,6 +139,23 @@ def test_minidls_own_optimizers_ids_do_not_hash_source(user_module):
     assert list(wrapped["source_sha256"]) == [f"{user_module}:SignSGD"]   # the inner rule is the user's
 
 
+def test_the_base_classs_own_example_explains_its_rule(tmp_path, monkeypatch, capsys):
+    """The SignSGD of Optimizer's docstring, copied into a module as a user would: explain
+    shows its formula lines; a class whose docstring has none is told so, not shown bare."""
+    from minidl.optim.optimizer import Optimizer
+
+    code = textwrap.dedent(Optimizer.__doc__.split("::\n", 1)[1].split("\n    ``SignSGD(")[0])
+    (tmp_path / "basedoc_example.py").write_text(code + "\n\nclass Bare(SignSGD):\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert cli.main(["explain", "basedoc_example:SignSGD", "--steps", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "m_t = beta * m_{t-1} + (1 - beta) * g_t" in out and "w_t = w_{t-1} - lr * sign(m_t)" in out
+    assert "NOTE" not in out and "gives the same w_t" in out
+    assert cli.main(["explain", "basedoc_example:Bare", "--steps", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "NOTE: Bare's docstring has no 'Rule (paper):' block" in out and "your-own-optimizer.md" in out
+
+
 def test_explain_shows_the_users_rule(user_module, capsys):
     assert cli.main(["explain", f"{user_module}:SignSGD", "--steps", "2"]) == 0
     out = capsys.readouterr().out

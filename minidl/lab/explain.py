@@ -44,6 +44,7 @@ class ExplainResult:
     steps: list = field(default_factory=list)  # per step: list of (symbol, formula, host value)
     max_step_difference: float = 0.0  # max |w_t of the table - w_t of opt.step()| over the steps
     optimizer_name: str = ""  # the class's name
+    note: str = ""  # said under the header (a docstring without formula lines)
 
     @property
     def agrees_with_step(self) -> bool:
@@ -144,6 +145,10 @@ def explain(optimizer, steps: int = 3, param=None, grad=None, function=None,
     result = ExplainResult(spec, {k: v for k, v in group.items() if k != "params"}, start, source,
                            optimizer_name=type(opt).__name__)
     lines = rule_for(type(opt), opt.convention)
+    if not lines:
+        result.note = (f"NOTE: {type(opt).__name__}'s docstring has no 'Rule ({opt.convention}):' block of formula "
+                       "lines, so only its inputs are shown and its steps only checked against opt.step() "
+                       "(docs/your-own-optimizer.md shows the format)")
     w = B.xp().array(start, dtype=B.np.float64)
     state = opt.init_state(w, group)
     for _ in range(steps):
@@ -256,7 +261,7 @@ def _header(result: ExplainResult) -> list:
     hyper = ", ".join(f"{k}={v}" for k, v in result.hyper.items()
                       if k not in ("weight_decay", "clipnorm", "global_clipnorm", "clipvalue") or v)
     return [f"{result.optimizer_name}, {spec.convention} convention: {hyper}",
-            f"w_0 = {_show(result.start)}; {result.source}; float64"]
+            f"w_0 = {_show(result.start)}; {result.source}; float64"] + ([result.note] if result.note else [])
 
 
 def _agreement(result: ExplainResult) -> str:

@@ -51,7 +51,13 @@ class Optimizer:
         from minidl.optim import Optimizer, check_positive
 
         class SignSGD(Optimizer):
-            '''w_t = w_{t-1} - lr * sign(m_t),  m_t = beta * m_{t-1} + (1 - beta) * g_t'''
+            '''Sign descent with momentum.
+
+            Rule (paper):
+
+                m_t = beta * m_{t-1} + (1 - beta) * g_t
+                w_t = w_{t-1} - lr * sign(m_t)
+            '''
             DEFAULTS = {"paper": {"lr": 0.01, "beta": 0.9}}      # {convention: defaults}
 
             def validate(self, group):                           # checks, at construction
