@@ -387,6 +387,8 @@ BAD_STATES = [
      r"param group 0 holds 1 parameters, this optimizer's 2"),
     ("NaN in a state", _nan_in, r"state of parameter 1: 'exp_avg' holds NaN or Inf"),
     ("Inf in a state", _set(["state", 1, "exp_avg_sq"], np.full(4, np.inf)), r"'exp_avg_sq' holds NaN or Inf"),
+    ("a negative second moment", _set(["state", 1, "exp_avg_sq"], np.array([1e-3, -1e-3, 0.0, 2e-3])),
+     r"state of parameter 1: 'exp_avg_sq' holds negative values \(its smallest is -0.001\)"),
     ("a wrong shape", _set(["state", 1, "exp_avg_sq"], np.zeros(5)),
      r"state of parameter 1: 'exp_avg_sq' has shape \(5,\), expected \(4,\)"),
     ("a missing state", _drop(["state", 1, "exp_avg"]),

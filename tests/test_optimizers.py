@@ -418,6 +418,23 @@ def test_a_sum_of_finite_squares_that_overflows_over_steps_raises_and_restores(n
     assert np.all(np.isfinite(p.data)) and np.all(np.isfinite(opt.state[p][key]))
 
 
+def test_the_nonnegative_state_names_are_the_optimizers_own():
+    """Every name the checkpoint check holds to >= 0 is a state some optimizer has, and each
+    optimizer's squared-average states are among them (a new name would go unchecked)."""
+    from minidl.optim.state_check import NONNEGATIVE
+
+    seen = set()
+    for name in optim.available():
+        cls = optim.REGISTRY[name]
+        for convention in cls.DEFAULTS:
+            p = Parameter(np.ones((3, 4)))
+            opt = optim.create(name, [p], convention=convention)
+            seen |= {k for k, v in opt.init_state(p.data, opt.param_groups[0]).items() if B.is_array(v)}
+    squares = {k for k in seen if k.endswith(("_sq", "_var", "_inf")) or k in ("sum", "accumulator", "square_avg")}
+    amsgrad = {"max_exp_avg_sq", "max_exp_avg_var"}               # made only with amsgrad=True
+    assert squares <= NONNEGATIVE and NONNEGATIVE - seen <= amsgrad, (squares - NONNEGATIVE, NONNEGATIVE - seen)
+
+
 def test_only_undecayed_sums_of_squares_are_screened():
     assert {n for n in optim.available() if optim.REGISTRY[n].SUMS_OF_SQUARES} == {"adagrad", "ftrl"}
 

@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from minidl import backend as B
 
+#: state entries that are sums or averages of squares or magnitudes (or Rprop's step sizes),
+#: by the names every optimizer here gives them: a negative value is not a state any step
+#: makes, and would turn the weights NaN at the next step (a square root of it)
+NONNEGATIVE = frozenset({"exp_avg_sq", "max_exp_avg_sq", "exp_avg_var", "max_exp_avg_var", "square_avg",
+                         "acc_delta", "sum", "accumulator", "exp_inf", "row_var", "col_var", "step_size"})
+
 
 def checked_state(opt, saved) -> tuple:
     """``(param_groups, state)`` built from ``saved`` for ``opt``, everything validated."""
@@ -92,6 +98,9 @@ def _checked_entries(opt, p, group, entries, where) -> dict:
                 raise ValueError(f"{where}: {k!r} has dtype {host.dtype}, expected numbers")
             if not B.np.isfinite(host).all():
                 raise ValueError(f"{where}: {k!r} holds NaN or Inf")
+            if k in NONNEGATIVE and (host < 0).any():
+                raise ValueError(f"{where}: {k!r} holds negative values (its smallest is {host.min():g}); it "
+                                 "sums or averages squares or magnitudes, so no step makes it negative")
             restored[k] = xp.array(host, dtype=model.dtype)
         else:
             if B.is_array(value) and value.ndim == 0:
