@@ -69,7 +69,7 @@ def texts(fig):
 @pytest.fixture(autouse=True)
 def close_figures():
     yield
-    plots._pyplot().close("all")
+    plots.pyplot().close("all")
 
 
 # --- one look per row -------------------------------------------------------------

@@ -130,3 +130,15 @@ def test_no_function_in_minidl_is_longer_than_100_lines():
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 100:
                 long.append(f"{module}.{node.name} ({node.end_lineno - node.lineno + 1} lines)")
     assert len(MODULES) > 40 and long == [], long
+
+
+def test_no_module_imports_another_modules_private_names():
+    """A name with a leading underscore is its module's own: what another module needs is
+    public (``from minidl.cli.common import positive_int``, not ``_positive_int``)."""
+    found = []
+    for path in sorted(ROOT.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("minidl"):
+                found += [f"{path.relative_to(ROOT)}: from {node.module} import {a.name}" for a in node.names
+                          if a.name.startswith("_") and not a.name.startswith("__")]
+    assert found == []

@@ -219,9 +219,9 @@ def test_contours_are_grey_and_the_saddles_loss_axis_is_linear():
     from matplotlib.collections import Collection
 
     from minidl.lab import functions2d, trajectory_plots as P
-    from minidl.lab.plots import _pyplot
+    from minidl.lab.plots import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 4)
     for ax, name in zip(axes[:2], ["saddle", "quadratic"]):
         P._contour(ax, functions2d.get(name))
@@ -269,9 +269,9 @@ def test_animation_legend_outside_fonts_readable_and_labels_only_from_their_step
     from matplotlib.text import Text
 
     from minidl.lab import functions2d, trajectory_plots as P
-    from minidl.lab.plots import _pyplot
+    from minidl.lab.plots import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     runs = _saddle_runs()
     with plt.rc_context(P.ANIMATION_FONTS):
         figure = P._animation_figure(functions2d.get("saddle"), runs)

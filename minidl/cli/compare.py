@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import sys
 
-from minidl.cli.common import _add_executor_options, _print_runs_summary
+from minidl.cli.common import add_executor_options, print_runs_summary
 from minidl.cli.figure_options import add_figure_options, figure_options
 
 
@@ -60,7 +60,7 @@ def add_compare_parser(subparsers):
     p.add_argument("--no-perf", action="store_true",
                    help="train on the plain path, without the speed layer (minidl.perf: no fused conv blocks, "
                         "no threaded updates, no flushed subnormals); recorded in each run's config")
-    _add_executor_options(p)
+    add_executor_options(p)
     return p
 
 
@@ -83,7 +83,7 @@ def run_compare(args):
     print(f"results go to {os.path.abspath(out)}")
     result = compare.run_comparison(config, progress=progress)
     print(format_table(result.records, side_by_side=args.side_by_side))
-    _print_runs_summary(result)
+    print_runs_summary(result)
     if result.interrupted:
         done = sum(r["status"] in ("ok", "diverged") for r in result.records)
         print(f"interrupted: {done} of {result.planned} runs are recorded in {os.path.abspath(out)}/runs; "

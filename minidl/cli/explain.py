@@ -1,7 +1,7 @@
 """``minidl explain``: every intermediate quantity of an optimizer's first steps."""
 from __future__ import annotations
 
-from minidl.cli.common import _positive_int
+from minidl.cli.common import positive_int
 
 def add_explain_parser(subparsers):
     from minidl.lab import functions2d
@@ -17,7 +17,7 @@ def add_explain_parser(subparsers):
                    help="a name or row spec: adam, sgd:momentum=0.9, adagrad:convention=pytorch,lr=0.1")
     p.add_argument("--convention", default="keras", choices=["keras", "pytorch", "paper"],
                    help="convention when the spec names none (default: %(default)s)")
-    p.add_argument("--steps", type=_positive_int, default=3, help="number of steps (default: %(default)s)")
+    p.add_argument("--steps", type=positive_int, default=3, help="number of steps (default: %(default)s)")
     p.add_argument("--param", default=None, metavar="W0,W1",
                    help="starting weights (default: the function's start; --param=-1,2 when negative first)")
     source = p.add_mutually_exclusive_group()
@@ -29,7 +29,7 @@ def add_explain_parser(subparsers):
     p.add_argument("--compare-conventions", action="store_true",
                    help="the same inputs and steps under each convention the optimizer has, one column each "
                         "(text or markdown)")
-    p.add_argument("--digits", type=_positive_int, default=6, help="significant digits (default: %(default)s)")
+    p.add_argument("--digits", type=positive_int, default=6, help="significant digits (default: %(default)s)")
     return p
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from minidl.cli.common import _positive_int
+from minidl.cli.common import positive_int
 
 
 def add_lrfind_parser(subparsers):
@@ -21,11 +21,11 @@ def add_lrfind_parser(subparsers):
                    help="row specs as in compare (their lr is replaced by the sweep; default: adam sgd)")
     p.add_argument("--dataset", default=None, help="another data set of the problem's shape (synthetic: offline)")
     p.add_argument("--data-dir", default=None, help="folder with the four IDX files")
-    p.add_argument("--train-subset", type=_positive_int, default=None, help="sweep over the first N examples only")
-    p.add_argument("--batch-size", type=_positive_int, default=None, help="default: the problem's")
+    p.add_argument("--train-subset", type=positive_int, default=None, help="sweep over the first N examples only")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="default: the problem's")
     p.add_argument("--start-lr", type=float, default=lrfind.START_LR, help="default: %(default)g")
     p.add_argument("--end-lr", type=float, default=lrfind.END_LR, help="default: %(default)g")
-    p.add_argument("--num-steps", type=_positive_int, default=lrfind.NUM_STEPS,
+    p.add_argument("--num-steps", type=positive_int, default=lrfind.NUM_STEPS,
                    help=f"default: %(default)s; from 5 to {lrfind.MAX_STEPS:,}")
     p.add_argument("--seed", type=int, default=0, help="the model's and the shuffling's seed")
     p.add_argument("--out", default="lrfind",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from minidl.cli.common import _pair, _positive_int, _unique_names
+from minidl.cli.common import pair, positive_int, unique_names
 
 
 def _window(text: str):
@@ -44,7 +44,7 @@ def add_trajectories_parser(subparsers):
                    help="convention of the specs that name none (default: %(default)s)")
     p.add_argument("--steps", type=int, default=trajectories.DEFAULT_STEPS,
                    help=f"steps per run, 1 to {trajectories.MAX_STEPS:,} (default: %(default)s)")
-    p.add_argument("--start", type=_pair, default=None, metavar="X,Y",
+    p.add_argument("--start", type=pair, default=None, metavar="X,Y",
                    help="common start point for every function (default: each function's own; "
                         "write --start=-1.2,1 when x is negative)")
     p.add_argument("--noise", type=float, default=0.0,
@@ -54,8 +54,8 @@ def add_trajectories_parser(subparsers):
     p.add_argument("--animate", action="store_true", help="also write an animated GIF per function")
     p.add_argument("--per-optimizer", action="store_true",
                    help="also write one figure per optimizer with its path on every function")
-    p.add_argument("--fps", type=_positive_int, default=15, help="GIF frames per second (default: %(default)s)")
-    p.add_argument("--dpi", type=_positive_int, default=110, help="PNG resolution (default: %(default)s)")
+    p.add_argument("--fps", type=positive_int, default=15, help="GIF frames per second (default: %(default)s)")
+    p.add_argument("--dpi", type=positive_int, default=110, help="PNG resolution (default: %(default)s)")
     return p
 
 
@@ -94,7 +94,7 @@ def run_trajectories(args) -> int:
             written.append(plots.animate_trajectories(name, trajs, os.path.join(args.out, f"{name}.gif"),
                                                       fps=args.fps))
     if args.per_optimizer:
-        for i, (spec, stem) in enumerate(zip(specs, _unique_names(s.label for s in specs))):
+        for i, (spec, stem) in enumerate(zip(specs, unique_names(s.label for s in specs))):
             by_function = {name: trajs[i] for name, trajs in results.items()}
             written.append(plots.plot_optimizer_grid(
                 spec.label, by_function, os.path.join(args.out, f"optimizer_{stem}.png"), dpi=args.dpi))

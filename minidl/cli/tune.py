@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import sys
 
-from minidl.cli.common import _add_executor_options, _positive_int
+from minidl.cli.common import add_executor_options, positive_int
 
 
 def add_tune_parser(subparsers):
@@ -24,28 +24,28 @@ def add_tune_parser(subparsers):
                    help="row specs as in compare (default: the article's six)")
     p.add_argument("--grid", dest="grids", action="append", default=None, metavar="KEY=LO:HI:N",
                    help=f"N log-spaced values, or KEY=v1,v2,... (repeatable: their product; default {tune.DEFAULT_GRID})")
-    p.add_argument("--tune-epochs", type=_positive_int, default=2, help="epochs of each grid run (default: 2)")
-    p.add_argument("--epochs", type=_positive_int, default=None, help="epochs of the final runs (default: the problem's)")
+    p.add_argument("--tune-epochs", type=positive_int, default=2, help="epochs of each grid run (default: 2)")
+    p.add_argument("--epochs", type=positive_int, default=None, help="epochs of the final runs (default: the problem's)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds of the final runs; the grid uses the first")
     p.add_argument("--metric", choices=METRICS, default=None,
                    help="what a grid point is scored on (default: the problem's target metric)")
     p.add_argument("--target", type=float, default=None,
                    help="the value of the problem's target metric that time to target counts to (default: the problem's)")
-    p.add_argument("--validation", type=_positive_int, default=None, metavar="N",
+    p.add_argument("--validation", type=positive_int, default=None, metavar="N",
                    help="hold out the last N training examples for the grid (default: a sixth, at most 10,000)")
-    p.add_argument("--eval-every", type=_positive_int, default=None, metavar="K",
+    p.add_argument("--eval-every", type=positive_int, default=None, metavar="K",
                    help="also evaluate every K steps (finer time to target)")
-    p.add_argument("--batch-size", type=_positive_int, default=None, help="default: the problem's")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="default: the problem's")
     p.add_argument("--dataset", default=None, help="another data set of the problem's shape (synthetic: offline)")
     p.add_argument("--data-dir", default=None, help="folder with the four IDX files")
-    p.add_argument("--train-subset", type=_positive_int, default=None, help="train on the first N examples only")
-    p.add_argument("--val-subset", type=_positive_int, default=None, help="evaluate on the first N examples only")
+    p.add_argument("--train-subset", type=positive_int, default=None, help="train on the first N examples only")
+    p.add_argument("--val-subset", type=positive_int, default=None, help="evaluate on the first N examples only")
     p.add_argument("--out", default=None, help=f"the run store (default: ./{tune.DEFAULT_OUT})")
     p.add_argument("--quiet", action="store_true", help="no progress, only the table")
     p.add_argument("--no-figures", action="store_true", help="only the text views")
     p.add_argument("--style", choices=["paper", "slides"], default="paper",
                    help="the figures' look: paper (the default) or slides (large type, thick lines)")
-    _add_executor_options(p)
+    add_executor_options(p)
     return p
 
 

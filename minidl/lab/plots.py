@@ -31,7 +31,7 @@ BAND_ALPHA = 0.25
 LOSS_X = ("epochs", "examples", "steps")
 
 
-def _pyplot():
+def pyplot():
     """matplotlib.pyplot on the non-interactive Agg backend."""
     import matplotlib
 
@@ -41,7 +41,7 @@ def _pyplot():
     return plt
 
 
-def _ensure_dir(path):
+def ensure_dir(path):
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
 
@@ -61,7 +61,7 @@ def style_context(style: str = "paper"):
 
 
 def _subplots(style, width, height):
-    plt = _pyplot()
+    plt = pyplot()
     scale = STYLES[style]["scale"]
     return plt.subplots(figsize=(width * scale, height * scale))
 
@@ -78,7 +78,7 @@ def line_styles(n: int) -> list:
     Up to 10 lines: the tab10 colours; up to 20: then tab20's 10 light shades; beyond
     that the colours come round again with another line style and marker, so no two lines
     look alike.  Every figure gives row ``i`` style ``i``, so a row has one look everywhere."""
-    plt = _pyplot()
+    plt = pyplot()
     tab20 = plt.get_cmap("tab20")
     colors = [tab20(2 * i) for i in range(10)] + [tab20(2 * i + 1) for i in range(10)]
     if n <= 10:
@@ -113,7 +113,7 @@ def save_figure(fig, path, dpi: int = 110) -> str:
     path = os.fspath(path)
     if not path.lower().endswith(".png"):
         raise ValueError(f"save_figure: path must name a .png file (the SVG goes beside it), got {path!r}")
-    _ensure_dir(path)
+    ensure_dir(path)
     with atomic_writer(path, "wb") as fh:
         fig.savefig(fh, format="png", dpi=dpi)
     with matplotlib.rc_context({"svg.hashsalt": "minidl"}), atomic_writer(svg_path(path), "wb") as fh:
@@ -123,7 +123,7 @@ def save_figure(fig, path, dpi: int = 110) -> str:
 
 def _save_and_close(fig, path, dpi) -> str:
     save_figure(fig, path, dpi)
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return path
 
 

@@ -301,7 +301,7 @@ def parse_spec(text: str, default_convention: str = "keras", check: bool = True)
 
     spec = RowSpec(label=label or text, optimizer=name, hyper=hyper, convention=convention, batch=batch)
     if check:
-        _check_values(spec, where)
+        check_values(spec, where)
     return spec
 
 
@@ -330,7 +330,7 @@ def _set_once(hyper: dict, name: str, value, spelled: str, where: str) -> None:
         raise ValueError(f"{where}: {name} is given twice (the second time as {spelled!r}); give it once")
     hyper[name] = value
 
-def _check_values(spec: RowSpec, where: str) -> None:
+def check_values(spec: RowSpec, where: str) -> None:
     """Build the optimizer on a throw-away parameter so its own validation runs now: a
     2-vector, and where the optimizer refuses that, a 2x2 matrix (Muon's pytorch convention
     takes matrices only); the matrix's message when both fail (it is the one about the values)."""

@@ -7,7 +7,7 @@ matplotlib is imported lazily, as in :mod:`minidl.lab.plots`, whose line styles 
 from __future__ import annotations
 
 from minidl import backend as B
-from minidl.lab.plots import _ensure_dir, _pyplot, line_styles, save_figure
+from minidl.lab.plots import ensure_dir, pyplot, line_styles, save_figure
 
 #: the contour lines: one light grey, so that the coloured paths stand out
 CONTOUR_STYLE = {"colors": "0.45", "linewidths": 0.7, "alpha": 0.5}
@@ -74,7 +74,7 @@ def plot_trajectories(fn, trajectories, path, title=None, dpi: int = 110) -> str
     from minidl.lab import functions2d
 
     fn = functions2d.get(fn) if isinstance(fn, str) else fn
-    plt = _pyplot()
+    plt = pyplot()
     colors = _colors(len(trajectories))
     fig, (ax, ax_loss) = plt.subplots(1, 2, figsize=(13, 5.5), gridspec_kw={"width_ratios": [1.15, 1]})
     _contour(ax, fn)
@@ -102,7 +102,7 @@ def plot_optimizer_grid(label, trajectories_by_function: dict, path, dpi: int = 
     """One optimizer on several functions: a row of contour panels (the pictures of docs/tour.md)."""
     from minidl.lab import functions2d
 
-    plt = _pyplot()
+    plt = pyplot()
     n = len(trajectories_by_function)
     fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 4.0), squeeze=False)
     for ax, (name, tr) in zip(axes[0], trajectories_by_function.items()):
@@ -159,7 +159,7 @@ def _animation_figure(fn, trajectories, dpi: int = ANIMATION_DPI):
     from types import SimpleNamespace
 
     np = B.np
-    plt = _pyplot()
+    plt = pyplot()
     styles = line_styles(len(trajectories))
     colors = [st["color"] for st in styles]
     fig = plt.figure(figsize=(12, 7), dpi=dpi)
@@ -261,7 +261,7 @@ def animate_trajectories(fn, trajectories, path, fps: int = 15, max_frames: int 
 
     np = B.np
     fn = functions2d.get(fn) if isinstance(fn, str) else fn
-    plt = _pyplot()
+    plt = pyplot()
     longest = max((tr.steps for tr in trajectories), default=0)
     frames = np.unique(np.linspace(0, longest, min(max_frames, longest + 1)).round().astype(int))
     with plt.rc_context(ANIMATION_FONTS):
@@ -273,7 +273,7 @@ def animate_trajectories(fn, trajectories, path, fps: int = 15, max_frames: int 
     plt.close(figure.fig)
     palette = _palette(images[-1], figure.colors)
     frames_p = [_to_palette(im, palette) for im in images]
-    _ensure_dir(path)
+    ensure_dir(path)
     with atomic_writer(path, "wb") as fh:
         frames_p[0].save(fh, format="GIF", save_all=True, append_images=frames_p[1:],
                          duration=max(1, int(1000 / fps)), loop=0)

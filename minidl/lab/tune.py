@@ -98,7 +98,7 @@ def grid_points(grids) -> list:
 
 def point_spec(spec, point: dict):
     """The row spec with the grid point's hyperparameters (ValueError naming a key it lacks)."""
-    from minidl.lab.specs import _check_values
+    from minidl.lab.specs import check_values
 
     accepted = spec.accepted()
     for key in point:
@@ -106,7 +106,7 @@ def point_spec(spec, point: dict):
             raise ValueError(f"--grid {key}: {spec.label} ({spec.optimizer}, {spec.convention} convention) has no "
                              f"hyperparameter {key!r}; accepted: {', '.join(sorted(accepted))}")
     new = dataclasses.replace(spec, hyper={**spec.hyper, **point})
-    _check_values(new, f"--grid {spec.label} {point}")
+    check_values(new, f"--grid {spec.label} {point}")
     return new
 
 

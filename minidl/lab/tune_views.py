@@ -315,9 +315,9 @@ def write_tune_figures(analysis: dict, out: str, style: str = "paper") -> list:
 
 
 def _figure(n_panels: int, height: float = 4.0, style: str = "paper"):
-    from minidl.lab.plots import STYLES, _pyplot
+    from minidl.lab.plots import STYLES, pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     scale = STYLES[style]["scale"]
     fig, axes = plt.subplots(1, n_panels, figsize=((6.0 * n_panels + 2.5) * scale, height * scale), squeeze=False)
     return plt, fig, list(axes[0])
