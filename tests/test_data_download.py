@@ -238,6 +238,11 @@ def test_a_failed_download_does_not_advise_downloading_and_the_cli_says_it_in_on
     assert "--data-dir" in err and "MINIDL_DATA_DIR" in err and "refused" in err and "download=True" not in err
 
 
+def test_a_data_dir_that_does_not_exist_is_said_so(env):
+    with pytest.raises(DatasetNotFoundError, match=r"TINY train: data_dir='.*nowhere' does not exist"):
+        load_dataset("tiny", "train", data_dir=env / "nowhere", progress=False)
+
+
 def test_explicit_data_dir_without_the_files_does_not_fall_through(env, server):
     url = server.serve("good", TINY)
     (env / "empty").mkdir()

@@ -75,7 +75,8 @@ def _local_copies(spec: DatasetSpec, split: str, data_dir):
     ``data_dir`` that lacks the files raises instead of falling through."""
     if data_dir is not None:
         folder = Path(os.fspath(data_dir)).expanduser()
-        check_folder(folder, f"a folder of the {spec.title} files (data_dir)")
+        if not check_folder(folder, f"a folder of the {spec.title} files (data_dir)"):
+            raise DatasetNotFoundError(f"{spec.title} {split}: data_dir={str(folder)!r} does not exist")
         paths, missing, where = _find_split(folder, spec, split)
         if missing:
             raise DatasetNotFoundError(
