@@ -28,3 +28,10 @@ def test_rows_far_behind_at_their_default_lr_are_footnoted():
 def test_no_footnote_when_every_row_is_close():
     table = views.format_table([record("Adam", "adam", 0.001, 0.95), record("SGD", "sgd", 0.01, 0.93)])
     assert "‡" not in table
+
+
+def test_a_huge_loss_fits_its_table_cell():
+    from minidl.lab.views import fmt_loss
+
+    assert fmt_loss(0.034449) == "0.0344" and fmt_loss(2.3) == "2.3000" and fmt_loss(9999.5) == "9999.5000"
+    assert fmt_loss(1.234567e33) == "1.235e+33" and fmt_loss(float("nan")) == "nan"

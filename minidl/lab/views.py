@@ -170,6 +170,12 @@ def loss_only(records) -> bool:
     return bool(names) and all(n in PROBLEMS and PROBLEMS[n].target_metric == "val_loss" for n in names)
 
 
+def fmt_loss(value) -> str:
+    """A loss in a table cell: 4 decimals, or 4 significant digits once it reaches 10,000 (a
+    diverging run's 1e33 would be 38 characters)."""
+    return f"{value:.4f}" if abs(value) < 1e4 or value != value else f"{value:.4g}"
+
+
 def _cell(row, epoch_index, with_std, loss_alone: bool = False) -> str:
     acc, acc_sd, n = row["stats"]["val_loss" if loss_alone else "val_accuracy"][epoch_index] \
         if epoch_index < row["epochs"] else (None, None, 0)
@@ -183,7 +189,8 @@ def _cell(row, epoch_index, with_std, loss_alone: bool = False) -> str:
     if loss_alone:
         text = f"{loss:.4g}±{loss_sd:.2g}" if with_std else f"{loss:.4g}"
     else:
-        text = f"{acc:.4f}±{acc_sd:.4f} / {loss:.4f}±{loss_sd:.4f}" if with_std else f"{acc:.4f} / {loss:.4f}"
+        text = (f"{acc:.4f}±{acc_sd:.4f} / {fmt_loss(loss)}±{fmt_loss(loss_sd)}" if with_std
+                else f"{acc:.4f} / {fmt_loss(loss)}")
     if n < len(row["records"]):
         text += f" ({n} of {len(row['records'])} seeds)"
     return text
