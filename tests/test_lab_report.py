@@ -122,4 +122,8 @@ def test_report_keeps_the_command_that_trained_and_the_row_order(tmp_path, monke
         assert table_rows(table) == ["A", "B"]
         results = json.loads((out / "results.json").read_text())
         assert results["trained_by"] == trained and results["command"].startswith("minidl report")
+    elsewhere = tmp_path / "views"                         # a new --views-out folder: the store's own last view
+    assert cli.main(["report", str(out), "--no-figures", "--views-out", str(elsewhere)]) == 0
+    table = (elsewhere / "table.md").read_text()
+    assert f"Command: `{trained}`" in table and table_rows(table) == ["A", "B"]
     capsys.readouterr()

@@ -111,6 +111,8 @@ def report(out, filters=(), command: str = "", figures: bool = True, views_out=N
                          + "; present: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in present.items()))
     target = writable_folder(views_out or out, "--views-out" if views_out else "OUT")
     trained_by, order = previous_view(target)
+    if not order and os.path.abspath(target) != os.path.abspath(out):
+        trained_by, order = previous_view(out)     # a new --views-out folder: the store's own last view
     if all(r["id"] in order for r in chosen):     # the last view showed them all: keep its row order
         chosen.sort(key=lambda r: order[r["id"]])
     if any(r["config"].get("stage") for r in chosen):     # a store of minidl tune: its own views
