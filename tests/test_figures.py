@@ -212,6 +212,8 @@ def test_one_epoch_draws_each_row_as_a_point_with_its_value():
     assert [list(p.get_ydata()) for p in points] == [[pytest.approx(0.92)], [0.5]]
     assert sorted(t.get_text() for t in ax.texts) == ["0.5", "0.92"]
     assert points[0].get_xdata()[0] != points[1].get_xdata()[0]       # side by side, not on top of each other
+    # each value beside its marker (right of it, at its height), not on the error bar above it
+    assert all(t.get_ha() == "left" and t.xyann[0] > 0 and t.xyann[1] == 0 for t in ax.texts)
 
 
 # --- time.png --------------------------------------------------------------------

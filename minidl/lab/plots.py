@@ -217,7 +217,8 @@ def _draw_curve(ax, item, look, label):
 
 def _draw_point(ax, item, look, label, x, upright, size):
     """One row of a one-epoch figure: its mean as a marker (± std as an error bar), its value
-    above it (``upright``: turned a quarter, where many rows stand side by side)."""
+    beside it (``upright``: above the error bar, turned a quarter, where many rows stand side by
+    side), so the text never lies on the bar."""
     from matplotlib import rcParams
 
     mean, sd = item["mean"][0], (item.get("std") or [0])[0] or 0
@@ -225,8 +226,12 @@ def _draw_point(ax, item, look, label, x, upright, size):
             linestyle="none", label=label)
     if sd:
         ax.errorbar([x], [mean], yerr=[sd], color=look["color"], linestyle="none", capsize=4)
-    ax.annotate(f"{mean:.4g}", (x, mean), xytext=(0, 8), textcoords="offset points", ha="center", va="bottom",
-                rotation=90 if upright else 0, color=look["color"], fontsize=size)
+    if upright:       # many rows side by side: above the error bar's top, turned a quarter
+        ax.annotate(f"{mean:.4g}", (x, mean + sd), xytext=(0, 6), textcoords="offset points", ha="center",
+                    va="bottom", rotation=90, color=look["color"], fontsize=size)
+    else:             # beside the marker, clear of the error bar
+        ax.annotate(f"{mean:.4g}", (x, mean), xytext=(2 * rcParams["lines.markersize"], 0), textcoords="offset points",
+                    ha="left", va="center", color=look["color"], fontsize=size)
 
 
 def plot_epoch_metric(series, path, *, title: str, ylabel: str, dpi: int = 110, style: str = "paper") -> str:
