@@ -16,9 +16,11 @@ DAZ (bit 6) on x86-64 (Intel SDM vol. 1, 10.2.3), FPCR's FZ (bit 24) on AArch64 
 C5.2.8).  C programs set them through the C99 ``fegetenv``/``fesetenv`` functions of
 ``<fenv.h>``, whose ``fenv_t`` glibc declares in ``<bits/fenv.h>``; ``_FEnv`` below is that
 declaration as a ``ctypes.Structure``, field for field, and this module calls the two
-functions of the C library through ``ctypes``.  The layout is checked against the header's
-size at import; where it does not match, or on another platform, ``supported()`` is
-False and ``flush()`` does nothing.
+functions of the C library through ``ctypes``.  At import the structure's size and the
+register's offset are compared with the values the header gives (``SIZE`` and ``OFFSET``,
+copied from it: 32 and 28 bytes on x86-64, 8 and 0 on AArch64), which catches a mistake in
+the declaration but not a C library of another layout; where they differ, or on another
+platform, ``supported()`` is False and ``flush()`` does nothing.
 
 ``flush(True)`` is a context manager for the calling thread; the threads of
 ``threads.py`` take the mode of the thread that hands them work.
