@@ -289,8 +289,9 @@ class Optimizer:
         NaN and Inf: the sum of squares of each gradient (a dot product, no temporary) is
         finite only if every element is finite and no square overflows; one host read.
         When the screen fires, the exact search raises ``FloatingPointError`` for a real
-        NaN or Inf.  If there is none, some squares overflow: the step then runs guarded
-        (returns True): a state that turns NaN or Inf raises, with everything restored.
+        NaN or Inf.  If there is none, some squares overflow, or a ``SUMS_OF_SQUARES`` state
+        could (its risk term joins the screen): the step then runs guarded (returns True): a
+        state that turns NaN or Inf raises, with everything restored.
         """
         name, grads = type(self).__name__, []
         for label, p in self._with_grad():
@@ -307,32 +308,29 @@ class Optimizer:
         xp = B.get_array_module(grads[0])
         with B.np.errstate(over="ignore", invalid="ignore"):
             squares = xp.stack([xp.dot(g.reshape(-1), g.reshape(-1)) for g in grads])
+            squares = xp.concatenate([squares, self._sum_overflow_risks(squares)])
         if bool(xp.isfinite(squares).all()):
-            return self._sums_may_overflow(squares)
+            return False
         for label, p in self._with_grad():
             if not bool(xp.isfinite(p.grad).all()):
                 raise FloatingPointError(f"{name}.step: the gradient of parameter {label!r} (shape "
                                          f"{tuple(p.shape)}) holds NaN or Inf; weights and state left unchanged")
         return True
 
-    def _sums_may_overflow(self, squares) -> bool:
-        """Whether a ``SUMS_OF_SQUARES`` state could pass the dtype's largest number in this
-        step: its largest element plus the gradient's sum of squares (at least its largest
-        square) is not below it.  One reduction per such state, one host read."""
-        if not self.SUMS_OF_SQUARES:
-            return False
+    def _sum_overflow_risks(self, squares):
+        """For each ``SUMS_OF_SQUARES`` state: 0 while its largest element plus the gradient's
+        sum of squares (at least its largest square) stays below the dtype's largest number,
+        else Inf, so the NaN/Inf screen's one read sees it too (and the step runs guarded)."""
         xp = B.get_array_module(squares)
-        bounds = []
+        risks = []
         for (_, p), square in zip(self._with_grad(), squares):
             state = self.state.get(p) or {}
             for key in self.SUMS_OF_SQUARES:
                 v = state.get(key)
                 if B.is_array(v) and v.size:
-                    bounds.append(xp.max(xp.abs(v)) + square - B.np.finfo(v.dtype).max)
-        if not bounds:
-            return False
-        with B.np.errstate(over="ignore", invalid="ignore"):
-            return not bool((xp.stack(bounds) < 0).all())
+                    safe = xp.max(xp.abs(v)) + square < B.np.finfo(v.dtype).max
+                    risks.append(xp.where(safe, 0.0, xp.inf).astype(squares.dtype))
+        return xp.stack(risks) if risks else squares[:0]
 
     def _copy_of_everything(self) -> dict:
         copies = {}
