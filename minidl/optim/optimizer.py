@@ -328,7 +328,7 @@ class Optimizer:
             for key in self.SUMS_OF_SQUARES:
                 v = state.get(key)
                 if B.is_array(v) and v.size:
-                    safe = xp.max(xp.abs(v)) + square < B.np.finfo(v.dtype).max
+                    safe = xp.max(v) + square < B.np.finfo(v.dtype).max       # v >= 0: its largest
                     risks.append(xp.where(safe, 0.0, xp.inf).astype(squares.dtype))
         return xp.stack(risks) if risks else squares[:0]
 
