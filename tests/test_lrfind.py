@@ -93,6 +93,16 @@ def test_a_curve_that_runs_away_does_not_flatten_the_others():
     assert lrfind.y_limit({}) is None
 
 
+def test_the_saved_curves_are_json_even_where_a_loss_overflowed(tmp_path):
+    import json
+
+    r = lrfind.LRFindResult(lrs=[0.1, 1.0], losses=[2.0, float("inf")], smoothed=[2.0, float("inf")],
+                            stopped="x", suggestions={"steepest": None, "valley": 0.1})
+    lrfind.save({"sgd": r}, tmp_path / "lrfind.json", command="minidl lrfind")
+    saved = json.loads((tmp_path / "lrfind.json").read_text())
+    assert saved["optimizers"]["sgd"]["losses"] == [2.0, None] and saved["command"] == "minidl lrfind"
+
+
 def test_lr_find_is_in_the_package():
     import minidl.lab
 

@@ -188,8 +188,13 @@ def save(results: dict, path, **about) -> None:
 
     from minidl.fileio import atomic_write
 
+    def finite(values):          # JSON has no NaN or Inf: such a value is written as null
+        return [v if math.isfinite(v) else None for v in values]
+
+    curves = {label: {**asdict(r), "losses": finite(r.losses), "smoothed": finite(r.smoothed)}
+              for label, r in results.items()}
     document = {"format": "minidl-lrfind/1", **about, "beta": BETA, "skip_start": SKIP_START,
-                "optimizers": {label: asdict(r) for label, r in results.items()}}
+                "optimizers": curves}
     atomic_write(path, json.dumps(document, indent=1, allow_nan=False) + "\n")
 
 
