@@ -14,8 +14,9 @@ def add_lrfind_parser(subparsers):
         description="Train from the problem's initial weights while the lr grows exponentially from --start-lr to "
                     "--end-lr, stop when the smoothed loss passes 4x its lowest, and print two suggestions, each "
                     "named by its method: steepest (the fastest fall of the smoothed loss against log lr, before "
-                    "its lowest point) and valley (fastai's). Writes one figure of every optimizer's curve. Nothing is saved of the "
-                    "weights: each optimizer starts from the same initial model.")
+                    "its lowest point) and valley (fastai's). Writes one figure of every optimizer's curve and "
+                    "the curves as JSON. Nothing is saved of the weights: each optimizer starts from the same "
+                    "initial model.")
     p.add_argument("--problem", default=problems.DEFAULT_PROBLEM, choices=list(problems.PROBLEMS))
     p.add_argument("--optimizers", nargs="+", default=["adam", "sgd"], metavar="SPEC",
                    help="row specs as in compare (their lr is replaced by the sweep; default: adam sgd)")

@@ -75,8 +75,6 @@ def resolved_optimizer(spec) -> dict:
     An optimizer from outside minidl (``module:Class`` or an entry point) also gets
     ``source_sha256``, the hash of the file that defines it, so editing one's own rule makes
     new runs instead of reusing the old rule's records."""
-    from minidl import optim
-
     hyper = {**spec.accepted(), **spec.hyper}
     resolved = {"name": spec.optimizer, "convention": spec.convention,
                 "hyper": {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(hyper.items())}}
