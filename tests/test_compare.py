@@ -254,6 +254,7 @@ def test_bad_settings_fail_before_training(extra, match, tmp_path, no_training, 
     err = capsys.readouterr().err
     assert err.startswith("minidl compare: error:") and err.count("\n") == 1
     assert re.search(match, err), err
+    assert not (tmp_path / "o").exists()                   # a refused command leaves no empty store behind
 
 
 def test_bad_out_fails_at_once(tmp_path, no_training, capsys):

@@ -289,8 +289,8 @@ def run_comparison(config: CompareConfig, progress=print) -> Comparison:
 
     check_figure_options(config.style, config.loss_x)
     store = RunStore(config.out)
-    removed = store.prepare()                # a bad --out fails here, before anything else
-    configs = plan(config)
+    configs = plan(config)                   # every setting checked (no folder made yet) ...
+    removed = store.prepare()                # ... and the --out folder, all before any training
     for path in removed:
         progress(f"removed the stale temporary file {path}")
 

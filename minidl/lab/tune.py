@@ -295,8 +295,8 @@ def run_tuning(config: TuneConfig, progress=print) -> Tuning:
     from minidl.lab.store import RunStore, dump_record
 
     store = RunStore(config.out)
+    the_plan = plan(config)                  # every setting checked before a folder is made
     store.prepare()
-    the_plan = plan(config)
     atomic_write(os.path.join(store.out, PROTOCOL_FILE), dump_record(protocol(config)))
     options = dict(workers=config.workers, scheduler=config.scheduler, threads=config.threads, progress=progress)
     progress(f"stages grid and default: {len(the_plan.first)} runs")
