@@ -435,6 +435,17 @@ def test_the_nonnegative_state_names_are_the_optimizers_own():
     assert squares <= NONNEGATIVE and NONNEGATIVE - seen <= amsgrad, (squares - NONNEGATIVE, NONNEGATIVE - seen)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_lookahead_screens_its_inner_rules_sums_of_squares():
+    p = Parameter(np.ones(3, np.float32), name="layer.weight")
+    opt = optim.create("lookahead", [p], inner="adagrad")
+    p.grad = np.full(3, 1.5e19, np.float32)
+    opt.step()
+    p.grad = np.full(3, 1.5e19, np.float32)
+    with pytest.raises(FloatingPointError, match=r"the state 'sum' of parameter 'layer.weight' became NaN or Inf"):
+        opt.step()
+
+
 def test_only_undecayed_sums_of_squares_are_screened():
     assert {n for n in optim.available() if optim.REGISTRY[n].SUMS_OF_SQUARES} == {"adagrad", "ftrl"}
 

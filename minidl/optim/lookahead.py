@@ -139,6 +139,7 @@ class Lookahead(Optimizer):
         self.param_groups = self.inner.param_groups        # the same list: a schedule on either moves both
         self.state = self.inner.state
         self.check_finite = self.inner.check_finite
+        self.SUMS_OF_SQUARES = self.inner.SUMS_OF_SQUARES   # the inner rule's sums are screened here too
         for group in self.param_groups:
             group.update({OWN[key]: group.get(OWN[key], settings[key]) for key in OWN})
             self._validate_group(group)
