@@ -460,3 +460,37 @@ def test_a_rule_without_squares_takes_a_finite_step_on_a_huge_gradient(name):
     opt.step()
     assert np.all(np.isfinite(params[1].data)) and np.all(params[1].data < before)
     assert all(bool(np.isfinite(v).all()) for v in opt.state[params[1]].values() if B.is_array(v))
+
+
+@pytest.mark.parametrize("name", sorted(optim.available()))
+def test_a_debugger_stepping_into_step_reaches_the_rule_within_two_calls(name):
+    """From ``opt.step()`` to the optimizer's own ``update`` (the formula's lines) is at most
+    two calls deep, as a student stepping in with a debugger would go."""
+    import sys
+
+    p = Parameter(np.ones((3, 4)))
+    opt = optim.create(name, [p])
+    rule = type(opt.inner if name == "lookahead" else opt).update.__code__
+    step = type(opt).step.__code__
+    depth, found = [0], []
+
+    def trace(frame, event, arg):
+        if event == "call":
+            if frame.f_code is step and not depth[0]:
+                depth[0] = 1                                   # the step's own frame starts the count
+            elif depth[0]:
+                calls, f = 0, frame
+                while f is not None and f.f_code is not step:
+                    calls, f = calls + 1, f.f_back
+                if frame.f_code is rule and f is not None:
+                    found.append(calls)
+        return None
+
+    p.grad = np.full((3, 4), 0.1)
+    sys.setprofile(None)
+    sys.settrace(trace)
+    try:
+        opt.step()
+    finally:
+        sys.settrace(None)
+    assert found and min(found) <= 2, (name, found)      # 1 for most; Lookahead, Schedule-Free: 2
