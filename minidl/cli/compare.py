@@ -41,7 +41,7 @@ def add_compare_parser(subparsers):
                         "(embedded, offline)")
     p.add_argument("--target", type=_target, default=None, metavar="[METRIC=]VALUE",
                    help="report steps and seconds to this value of the problem's target metric, or of "
-                        "val_accuracy=X / val_loss=X (e.g. --target 0.98)")
+                        "val_accuracy=X / val_loss=X (e.g. --target=0.98)")
     p.add_argument("--eval-every", type=int, default=None, metavar="K",
                    help="also evaluate every K steps (time to target at step resolution; not timed)")
     p.add_argument("--data-dir", default=None, help="folder with the four IDX files (else $MINIDL_DATA_DIR, cache, download)")
