@@ -154,14 +154,13 @@ def explain(optimizer, steps: int = 3, param=None, grad=None, function=None,
     for _ in range(steps):
         g_in = gradient(w)
         rows = [("w_{t-1}", "the weights before the step", w.copy()), ("g_t", source, g_in.copy())]
-        g, base_values = _base_steps(opt, w, g_in, group, rows)
+        g, base_values, renamed = _base_steps(opt, w, g_in, group, rows)
         if getattr(type(opt), "FLAT_VECTOR", False):      # L-BFGS: the rule sees one flat vector
             traced = trace_update(opt, w.reshape(-1), g.reshape(-1), state, group)
         else:
             traced = trace_update(opt, w, g, state, group)
         helpers = {k: v for name, local in traced.items() if name != "update" for k, v in local.items()}
-        rows.extend(_rule_rows(lines, {**helpers, **traced.get("update", {}), **base_values},
-                               _inputs_renamed(rows)))
+        rows.extend(_rule_rows(lines, {**helpers, **traced.get("update", {}), **base_values}, renamed))
         result.steps.append([(s, d, _host(v)) for s, d, v in rows])
         twin.grad = g_in.copy()
         opt.step()
@@ -172,12 +171,12 @@ def explain(optimizer, steps: int = 3, param=None, grad=None, function=None,
 
 def _base_steps(opt, w, g, group, rows):
     """What ``step()`` does before the rule, on ``w`` (in place) and ``g``: rows for each part
-    that is switched on, and the values for the docstring's base symbols (``w_decayed``)."""
-    values = {}
-    gradient = "g_t"
+    that is switched on, the values for the docstring's base symbols (``w_decayed``), and what
+    the rule's inputs are now called (``{"g_t": "g_clipped" or "g_l2", "w_{t-1}": "w_decayed"}``)."""
+    values, renamed = {}, {}
     if any(group.get(k) is not None for k in ("clipnorm", "global_clipnorm", "clipvalue")):
         g = clipping.clip_gradients([g], group)[0]
-        gradient = "g_clipped"
+        renamed["g_t"] = "g_clipped"
         rows.append(("g_clipped", "the gradient clipped (clipnorm={clipnorm}, global_clipnorm={global_clipnorm}, "
                                   "clipvalue={clipvalue})".format(**group), g.copy()))
     if group["weight_decay"]:
@@ -187,25 +186,13 @@ def _base_steps(opt, w, g, group, rows):
             if "w_decayed" not in {line.lhs for line in rule_for(type(opt), opt.convention)}:
                 rows.append(("w_decayed", "w_decayed = w_{t-1} * (1 - lr * weight_decay)   "
                                           "(decoupled weight decay; the rule starts from w_decayed)", w.copy()))
+                renamed["w_{t-1}"] = "w_decayed"
         else:
             g = weight_decay.apply(w, g, group, False)
-            rows.append(("g_l2", f"g_l2 = {gradient} + weight_decay * w_{{t-1}}   (L2 weight decay; the rule "
-                                 "sees g_l2)", g.copy()))
-    return g, values
-
-
-def _inputs_renamed(rows) -> dict:
-    """What the rule's formulas call ``g_t`` and ``w_{t-1}`` is, after the steps before the
-    rule, another quantity: ``{"g_t": "g_clipped" or "g_l2", "w_{t-1}": "w_decayed"}``, for the
-    rows shown (none when nothing ran before the rule)."""
-    shown = [symbol for symbol, _, _ in rows]
-    renamed = {}
-    for symbol in ("g_clipped", "g_l2"):
-        if symbol in shown:
-            renamed["g_t"] = symbol
-    if "w_decayed" in shown:
-        renamed["w_{t-1}"] = "w_decayed"
-    return renamed
+            rows.append(("g_l2", f"g_l2 = {renamed.get('g_t', 'g_t')} + weight_decay * w_{{t-1}}   (L2 weight "
+                                 "decay; the rule sees g_l2)", g.copy()))
+            renamed["g_t"] = "g_l2"
+    return g, values, renamed
 
 
 def _rule_rows(lines, values, renamed=None) -> list:
